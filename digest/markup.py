@@ -1,0 +1,232 @@
+"""The editor's Markdown: citations `[^key]` and `[text](arxiv:ID)` links, for both outputs.
+
+HTML goes through markdown-it (CommonMark) with two small extensions. The Markdown output keeps
+the editor's text as written and rewrites only those two constructs, found by `scan`, which
+skips code spans and fenced code as CommonMark does.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
+from markdown_it.token import Token
+from markupsafe import Markup, escape
+
+SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+KEY_CHARS = re.compile(r"[A-Za-z0-9_.:+-]+")
+ARXIV_SCHEME = "arxiv:"
+
+
+def superscript(number: int) -> str:
+    return str(number).translate(SUPERSCRIPT_DIGITS)
+
+
+@dataclass(frozen=True)
+class Span:
+    """A citation or arXiv link found in a Markdown field, by character offsets."""
+
+    kind: str  # "cite" | "arxiv"
+    start: int
+    end: int
+    target: str  # the citation key, or the id after "arxiv:"
+    text: str = ""  # the link text (arxiv links)
+
+
+@dataclass
+class LinkContext:
+    """What rendering needs to resolve the two constructs: numbers and titles."""
+
+    numbers: dict[str, int]
+    title_of: Callable[[str], str]
+    url_of: Callable[[str], str] = field(default=lambda arxiv_id: f"https://arxiv.org/abs/{arxiv_id}")
+
+
+def scan(text: str) -> list[Span]:
+    """Find `[^key]` and `[text](arxiv:ID)` outside code, in order."""
+    spans: list[Span] = []
+    i, n = 0, len(text)
+    in_fence: str | None = None
+    line_start = True
+    while i < n:
+        if line_start:
+            fence = re.match(r" {0,3}(`{3,}|~{3,})", text[i:])
+            if fence and (in_fence is None or fence.group(1).startswith(in_fence)):
+                in_fence = None if in_fence else fence.group(1)[:3]
+                i = text.find("\n", i)
+                if i < 0:
+                    break
+                i += 1
+                continue
+        line_start = False
+        ch = text[i]
+        if ch == "\n":
+            line_start = True
+            i += 1
+            continue
+        if in_fence:
+            i += 1
+            continue
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "`":
+            run = re.match(r"`+", text[i:]).group(0)  # type: ignore[union-attr]
+            close = text.find(run, i + len(run))
+            i = close + len(run) if close >= 0 else i + len(run)
+            continue
+        if ch == "[":
+            span = _cite_at(text, i) or _arxiv_link_at(text, i)
+            if span:
+                spans.append(span)
+                i = span.end
+                continue
+        i += 1
+    return spans
+
+
+def _cite_at(text: str, i: int) -> Span | None:
+    if not text.startswith("[^", i):
+        return None
+    match = KEY_CHARS.match(text, i + 2)
+    if match and text.startswith("]", match.end()):
+        return Span("cite", i, match.end() + 1, match.group(0))
+    return None
+
+
+def _arxiv_link_at(text: str, i: int) -> Span | None:
+    depth, j = 0, i
+    while j < len(text):
+        c = text[j]
+        if c == "\\":
+            j += 2
+            continue
+        if c == "[":
+            depth += 1
+        elif c == "]":
+            depth -= 1
+            if depth == 0:
+                break
+        j += 1
+    else:
+        return None
+    prefix = "](" + ARXIV_SCHEME
+    if not text.startswith(prefix, j):
+        return None
+    close = text.find(")", j + len(prefix))
+    if close < 0:
+        return None
+    target = text[j + len(prefix) : close].strip()
+    return Span("arxiv", i, close + 1, target, text[i + 1 : j])
+
+
+def escape_markdown(text: str) -> str:
+    """Make metadata text (an arXiv title) literal inside Markdown."""
+    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
+
+
+def to_markdown(text: str, ctx: LinkContext) -> str:
+    """The editor's Markdown with citations as superscripts and arxiv: links resolved."""
+    out: list[str] = []
+    last = 0
+    previous_cite_end = -1
+    for span in scan(text):
+        out.append(text[last : span.start])
+        if span.kind == "cite":
+            separator = "," if span.start == previous_cite_end else ""
+            out.append(separator + superscript(ctx.numbers[span.target]))
+            previous_cite_end = span.end
+        else:
+            label = span.text if span.text.strip() else escape_markdown(ctx.title_of(span.target))
+            out.append(f"[{label}]({ctx.url_of(span.target)})")
+        last = span.end
+    out.append(text[last:])
+    return "".join(out)
+
+
+class HtmlRenderer:
+    """markdown-it set up once: CommonMark, raw HTML off (editor text is shown, never run)."""
+
+    def __init__(self) -> None:
+        self.md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("strikethrough")
+        self.md.inline.ruler.before("link", "citation", _citation_rule)
+        self.md.add_render_rule("citation", _render_citation)
+        self.md.core.ruler.push("arxiv_links", _arxiv_links_rule)
+
+    def block(self, text: str, ctx: LinkContext, lead: Markup | None = None) -> Markup:
+        """Render a Markdown field; `lead` (e.g. '❓ Why →') opens its first paragraph."""
+        env: dict[str, Any] = {"ctx": ctx}
+        tokens = self.md.parse(text, env)
+        html = self.md.renderer.render(tokens, self.md.options, env)
+        if lead is None:
+            return Markup(html)
+        if html.startswith("<p>"):
+            return Markup(f"<p>{lead} {html[3:]}")
+        return Markup(f"<p>{lead}</p>\n{html}")
+
+    def inline(self, text: str, ctx: LinkContext) -> Markup:
+        env: dict[str, Any] = {"ctx": ctx}
+        return Markup(self.md.renderInline(text, env))
+
+
+def _citation_rule(state: StateInline, silent: bool) -> bool:
+    span = _cite_at(state.src, state.pos)
+    if span is None:
+        return False
+    if not silent:
+        token = state.push("citation", "", 0)
+        token.meta = {"key": span.target}
+    state.pos = span.end
+    return True
+
+
+def _render_citation(self: Any, tokens: list[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
+    number = env["ctx"].numbers[tokens[idx].meta["key"]]
+    follows_cite = idx > 0 and tokens[idx - 1].type == "citation"
+    separator = "," if follows_cite else ""
+    return f'<sup class="cite">{separator}<a href="#ref-{number}">{number}</a></sup>'
+
+
+def _arxiv_links_rule(state: Any) -> None:
+    ctx: LinkContext = state.env["ctx"]
+    for block in state.tokens:
+        children = block.children or []
+        for index, token in enumerate(children):
+            href = token.attrGet("href") if token.type == "link_open" else None
+            if not (isinstance(href, str) and href.startswith(ARXIV_SCHEME)):
+                continue
+            arxiv_id = href[len(ARXIV_SCHEME) :].strip()
+            token.attrSet("href", ctx.url_of(arxiv_id))
+            if index + 1 < len(children) and children[index + 1].type == "link_close":
+                text = Token("text", "", 0)
+                text.content = ctx.title_of(arxiv_id)
+                children.insert(index + 1, text)
+
+
+def iter_fields(issue: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Every Markdown field of an issue with its location, in document order."""
+    for name in ("intro",):
+        yield (name,), issue.intro
+    for list_name in ("news", "code"):
+        for index, text in enumerate(getattr(issue, list_name)):
+            yield (list_name, index), text
+    yield ("research_intro",), issue.research_intro
+    for index, item in enumerate(issue.papers):
+        if hasattr(item, "entries"):
+            yield ("papers", index, "intro"), item.intro
+            for e_index, entry in enumerate(item.entries):
+                yield ("papers", index, "entries", e_index, "note"), entry.note
+            continue
+        yield ("papers", index, "why"), item.why
+        yield ("papers", index, "insights"), item.insights
+        for f_index, figure in enumerate(item.figures):
+            yield ("papers", index, "figures", f_index, "caption"), figure.caption
+            yield ("papers", index, "figures", f_index, "source"), figure.source
+    yield ("outro",), issue.outro
+
+
+__all__ = ["HtmlRenderer", "LinkContext", "Span", "escape", "iter_fields", "scan", "superscript", "to_markdown"]

@@ -1,0 +1,154 @@
+"""The issue format: pydantic models of one `issues/YYYY-MM.yaml` file (a public interface)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    model_validator,
+)
+
+from digest.errors import InvalidArxivId
+from digest.ids import normalize_id
+
+
+def _arxiv_id(value: str) -> str:
+    try:
+        return normalize_id(value)
+    except InvalidArxivId as exc:
+        raise ValueError(f"{value!r} is not an arXiv id ({exc.reason})") from None
+
+
+def _http_url(value: str) -> str:
+    # Syntax only; whether the address answers is `digest check --online`'s job.
+    if not value.startswith(("http://", "https://")) or len(value) < 11 or any(c.isspace() for c in value):
+        raise ValueError(f"{value!r} is not an http(s) address")
+    return value
+
+
+ArxivId = Annotated[str, AfterValidator(_arxiv_id)]
+Url = Annotated[str, AfterValidator(_http_url)]
+Markdown = str  # editor prose: CommonMark with [^key] citations and [text](arxiv:ID) links
+
+
+class Strict(BaseModel):
+    """Unknown keys are errors, so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class Figure(Strict):
+    image: Url
+    caption: Markdown = ""
+    source: Markdown = Field("", description="Shown after 'Source:'; Markdown.")
+    alt: str = ""
+
+
+class PaperBase(Strict):
+    links: dict[str, Url] = Field(default_factory=dict, description="Label → URL, shown after the title.")
+    by: str | None = Field(None, description="Overrides the author line built from metadata.")
+    why: Markdown = ""
+    insights: Markdown = ""
+    figures: list[Figure] = Field(default_factory=list)
+
+
+class ArxivPaper(PaperBase):
+    arxiv: ArxivId
+    title: str | None = Field(None, description="Overrides the arXiv title (e.g. the title at the time).")
+
+
+class ExternalPaper(PaperBase):
+    """A work that is not on arXiv: it brings its own title, authors and address."""
+
+    title: str
+    url: Url
+    authors: list[str] = Field(default_factory=list)
+
+
+class GroupEntry(Strict):
+    arxiv: ArxivId | None = None
+    title: str | None = None
+    url: Url | None = None
+    note: Markdown = ""
+
+    @model_validator(mode="after")
+    def _arxiv_or_title(self) -> GroupEntry:
+        if self.arxiv is None and (self.title is None or self.url is None):
+            raise ValueError("a group entry needs 'arxiv', or both 'title' and 'url'")
+        return self
+
+
+class Group(Strict):
+    """A grouped item such as 'Datasets & Benchmarks': one-liners under one number."""
+
+    group: str
+    intro: Markdown = ""
+    entries: list[GroupEntry] = Field(min_length=1)
+
+
+def _item_kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        if "group" in value:
+            return "group"
+        if "arxiv" in value:
+            return "arxiv"
+        return "external"
+    return None
+
+
+Item = Annotated[
+    Annotated[ArxivPaper, Tag("arxiv")] | Annotated[ExternalPaper, Tag("external")] | Annotated[Group, Tag("group")],
+    Discriminator(
+        _item_kind,
+        custom_error_type="item_kind",
+        custom_error_message="a paper item must be a mapping with 'arxiv', 'title' and 'url', or 'group'",
+    ),
+]
+
+
+class TextReference(Strict):
+    """A citation of a work not on arXiv, written out by the editor."""
+
+    text: str
+    url: Url | None = None
+
+
+Reference = Annotated[
+    Annotated[ArxivId, Tag("arxiv")] | Annotated[TextReference, Tag("text")],
+    Discriminator(
+        lambda value: "text" if isinstance(value, dict | TextReference) else "arxiv",
+        custom_error_type="reference_kind",
+        custom_error_message="a reference is an arXiv id or a mapping with 'text' (and 'url')",
+    ),
+]
+
+
+class Issue(Strict):
+    title: str | None = Field(None, description="Defaults to [tool.digest] title_pattern for the file's month.")
+    teaser: str = ""
+    date: dt.date | None = None
+    editor: str | None = None
+    intro: Markdown = ""
+    news: list[Markdown] = Field(default_factory=list)
+    code: list[Markdown] = Field(default_factory=list)
+    research_intro: Markdown = ""
+    papers: list[Item] = Field(default_factory=list)
+    outro: Markdown = ""
+    references: dict[str, Reference] = Field(
+        default_factory=dict, description="Key → arXiv id or {text, url}; numbered in this order."
+    )
+
+
+def all_field_names() -> set[str]:
+    """Every key the format knows, for 'did you mean' hints."""
+    names: set[str] = set()
+    for model in (Issue, ArxivPaper, ExternalPaper, Group, GroupEntry, Figure, TextReference):
+        names.update(model.model_fields)
+    return names
