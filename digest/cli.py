@@ -88,3 +88,97 @@ def _shown(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(path)
+
+
+def _progress_printer() -> Any:
+    """A progress line on stderr while fetching; silent when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        click.echo(f"\rfetching from arXiv: {done}/{total} ids", err=True, nl=done >= total)
+
+    return show
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--issue", "month", default=None, help="Issue to add to (YYYY-MM); default: the newest issue file.")
+@click.pass_context
+@reports_errors
+def add(ctx: click.Context, ids: tuple[str, ...], month: str | None) -> None:
+    """Fetch papers from arXiv and append a stub for each to an issue.
+
+    IDS may be ids, arXiv: ids or arxiv.org addresses. The API address comes from
+    DIGEST_ARXIV_API (default: arXiv's own).
+
+    \b
+    Example:
+        digest add 2204.03458 arXiv:2204.00598 https://arxiv.org/abs/2204.06974v2
+        digest add --issue 2022-06 2205.01068
+    """
+    from digest.add import add_papers
+
+    project = _project(ctx)
+    report = add_papers(project, ids, month, progress=_progress_printer(), display_root=Path.cwd())
+    for message in report.skipped:
+        click.echo(f"skipped: {message}", err=True)
+    for message in report.warnings:
+        click.echo(f"warning: {message}", err=True)
+    for record in report.added:
+        click.echo(f"added {record.id}v{record.version} “{record.clean_title}” to {report.issue}")
+    if report.fetched or report.requests_made:
+        click.echo(f"fetched {report.fetched} record(s) in {report.requests_made} request(s)")
+    for message in report.failed:
+        click.echo(f"error: {message}", err=True)
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("issue")
+@click.pass_context
+@reports_errors
+def new(ctx: click.Context, issue: str) -> None:
+    """Create the issue file ISSUE (YYYY-MM) from templates/new-issue.yaml.j2.
+
+    \b
+    Example:
+        digest new 2022-06
+    """
+    from digest.add import new_issue
+
+    path = new_issue(_project(ctx), issue, display_root=Path.cwd())
+    click.echo(f"created {path}")
+
+
+@cli.command()
+@click.argument("issues", nargs=-1)
+@click.option("--all", "all_issues", is_flag=True, help="Every issue in issues/.")
+@click.option("--dry-run", is_flag=True, help="Report the changes without writing them.")
+@click.pass_context
+@reports_errors
+def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_run: bool) -> None:
+    """Re-fetch the stored arXiv records of ISSUES and report what changed.
+
+    \b
+    Example:
+        digest refresh 2022-05
+        digest refresh --all --dry-run
+    """
+    from digest.add import refresh as refresh_records
+    from digest.issues import list_issue_months
+
+    project = _project(ctx)
+    if all_issues == bool(issues):
+        raise click.UsageError("name one or more issues, or pass --all")
+    months = list_issue_months(project.issues_dir) if all_issues else list(issues)
+    report = refresh_records(project, months, progress=_progress_printer(), dry_run=dry_run)
+    for change in report.changed:
+        click.echo(f"{change.arxiv_id}: " + "; ".join(change.changes))
+    for missing in report.missing:
+        click.echo(f"error: {missing}: not found on arXiv", err=True)
+    verb = "would update" if dry_run else "updated"
+    click.echo(f"checked {report.checked} paper(s) in {report.requests_made} request(s); {verb} {len(report.changed)}")
+    if report.missing:
+        sys.exit(1)

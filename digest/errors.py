@@ -24,6 +24,20 @@ class UsageError(DigestError):
     exit_code = 2
 
 
+class FileError(DigestError):
+    """A problem with a whole file (it is missing, say): `FILE: error: message`."""
+
+    def __init__(self, path: Path | str, message: str) -> None:
+        super().__init__(message)
+        self.path = Path(path)
+
+    def __str__(self) -> str:
+        return f"{self.path}: error: {self.message}"
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (self.__class__, (self.path, self.message))
+
+
 class IssueError(DigestError):
     """A problem at a place in a file, rendered as `FILE:LINE:COL: error: message`."""
 

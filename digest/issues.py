@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from digest.errors import DigestError, IssueError, UsageError
+from digest.errors import FileError, IssueError, UsageError
 from digest.models import Issue, all_field_names
 from digest.suggest import did_you_mean
 
@@ -30,6 +30,10 @@ def _float_as_text(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
 
 
 _IssueLoader.add_constructor("tag:yaml.org,2002:float", _float_as_text)
+# Dates stay text for pydantic to parse, so 2022-02-30 is a located error, not a crash.
+_IssueLoader.add_constructor("tag:yaml.org,2002:timestamp", _float_as_text)
+
+_UNION_TAGS = {"arxiv", "external", "group", "text"}
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def load_issue_file(path: Path, display_path: Path | None = None) -> LoadedIssue
     if not MONTH_PATTERN.match(month):
         raise UsageError(f"{shown}: an issue file is named YYYY-MM.yaml, e.g. issues/2022-05.yaml")
     if not path.is_file():
-        raise DigestError(f"{shown}: no such issue; create it with `digest new {month}`")
+        raise FileError(shown, f"no such issue; create it with `digest new {month}`")
     raw = path.read_bytes()
     if len(raw) > MAX_ISSUE_BYTES:
         raise IssueError(shown, 1, 1, f"file is {len(raw):,} bytes; an issue file is at most {MAX_ISSUE_BYTES:,}")
@@ -168,6 +172,9 @@ def validate_issue(data: dict[str, Any], root: yaml.Node, shown: Path) -> Issue:
         return Issue.model_validate(data)
     except ValidationError as exc:
         errors = exc.errors(include_url=False)
+        # A misspelt key shows up twice (unknown + missing); the unknown one carries the hint.
+        misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
+        errors = [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)] or errors
         # Report the first problem in file order: that is the one the editor reads first.
         placed = [(locate(root, tuple(e["loc"]), key=e["type"] == "extra_forbidden"), e) for e in errors]
         (line, col), err = min(placed, key=lambda pair: pair[0])
@@ -194,6 +201,8 @@ def _dotted(loc: list[str | int]) -> str:
 
 def _walk(root: yaml.Node, loc: tuple[str | int, ...]) -> tuple[yaml.Node, yaml.Node | None, list[str | int]]:
     """Follow `loc` through the node tree; parts not in the document (union tags) are skipped."""
+    if len(loc) > 2 and loc[0] in ("papers", "references") and loc[2] in _UNION_TAGS:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member: papers[0].arxiv.why
     node, key_node, matched = root, None, []
     for part in loc:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):

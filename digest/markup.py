@@ -126,7 +126,7 @@ def _arxiv_link_at(text: str, i: int) -> Span | None:
 
 def escape_markdown(text: str) -> str:
     """Make metadata text (an arXiv title) literal inside Markdown."""
-    return re.sub(r"([\\`*_\[\]<>#|~$])", r"\\\1", text)
+    return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
 
 
 def to_markdown(text: str, ctx: LinkContext) -> str:

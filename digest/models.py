@@ -131,6 +131,16 @@ Reference = Annotated[
 
 
 class Issue(Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, data: Any) -> Any:
+        # `papers:` with nothing under it is how a new issue starts: read it as an empty list.
+        if isinstance(data, dict):
+            for name in ("news", "code", "papers", "references"):
+                if name in data and data[name] is None:
+                    data = {**data, name: {} if name == "references" else []}
+        return data
+
     title: str | None = Field(None, description="Defaults to [tool.digest] title_pattern for the file's month.")
     teaser: str = ""
     date: dt.date | None = None
