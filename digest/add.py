@@ -59,6 +59,21 @@ def paper_ids(loaded: LoadedIssue) -> set[str]:
     return ids
 
 
+def named_ids(loaded: LoadedIssue) -> set[str]:
+    """Base ids named anywhere in an issue: papers, references and arxiv: links in the prose."""
+    from digest.markup import iter_fields, scan
+
+    ids = {split_version(arxiv_id)[0] for _, arxiv_id in iter_arxiv_ids(loaded.issue)}
+    for _, text in iter_fields(loaded.issue):
+        for span in scan(text):
+            if span.kind == "arxiv":
+                try:
+                    ids.add(split_version(span.target)[0])
+                except InvalidArxivId:
+                    continue  # `build` and `check` report it with its location
+    return ids
+
+
 def earlier_features(project: Project, month: str) -> dict[str, str]:
     """Base id → the first earlier issue that featured it; unreadable issues are passed over."""
     featured: dict[str, str] = {}
@@ -102,19 +117,22 @@ def add_papers(
     store = Store(project.store_dir, display_root=display_root)
     with store.locked():
         loaded = load_issue_file(path, display_path=shown)
-        present = paper_ids(loaded)
+        featured = paper_ids(loaded)
+        named = named_ids(loaded) - featured  # cited or linked: store the record, add no stub
         earlier = earlier_features(project, month)
         new_ids = []
         for canonical in wanted:
             base = split_version(canonical)[0]
-            if base in present:
+            if base in featured:
                 report.skipped.append(f"{canonical} is already in {shown}")
-                continue
-            if base in earlier:
-                report.warnings.append(f"{canonical} was featured in {earlier[base]} already")
-            new_ids.append(canonical)
+            elif base in named:
+                report.skipped.append(f"{canonical} is cited in {shown}; its metadata is stored, no stub added")
+            else:
+                if base in earlier:
+                    report.warnings.append(f"{canonical} was featured in {earlier[base]} already")
+                new_ids.append(canonical)
 
-        to_fetch = [i for i in new_ids if _needs_fetch(store, i)]
+        to_fetch = [i for i in wanted if _needs_fetch(store, i)]
         records: dict[str, PaperRecord] = {}
         if to_fetch:
             from digest.fetch import fetch_papers  # the network stack loads only when needed
@@ -255,8 +273,7 @@ def refresh(
     ids: list[str] = []
     for month in months:
         loaded = load_issue_file(issue_path(project.issues_dir, parse_month(month)))
-        for _, arxiv_id in iter_arxiv_ids(loaded.issue):
-            base = split_version(arxiv_id)[0]
+        for base in sorted(named_ids(loaded)):
             if base not in ids:
                 ids.append(base)
     report = RefreshReport(checked=len(ids))

@@ -8,7 +8,7 @@ timeout. So this module drives the pages itself and owns HTTP, pacing and retrie
 `arxiv` package still does what it is good at: `Client._format_url` builds each page URL (from
 `query_url_format`, so `DIGEST_ARXIV_API` can point at a stand-in) and `arxiv._feed.parse`
 turns each Atom page into `arxiv.Result`s. Both are private names of arxiv 4.x (arxiv < 4 parsed
-with feedparser instead), hence the pin `arxiv>=4,<5`.
+with feedparser instead), so this module needs `arxiv>=4,<5`.
 
 A 200 answer that is not well-formed Atom (truncated transfer, an HTML error page from a proxy)
 is retried like a 503: arXiv's own parser recovers from broken XML silently, which could drop
@@ -92,8 +92,9 @@ def fetch_papers(
         session.headers["User-Agent"] = _USER_AGENT
         pager = _Pager(session, timeout, max_attempts, min_interval, sleep)
         start, total = 0, 1
-        # totalResults counts only the ids arXiv has, so it (not len(wanted)) says when to stop.
-        while start < total:
+        # totalResults counts only the ids arXiv has, so it says when to stop; len(wanted) bounds
+        # it, since an id_list answer holds at most one entry per id, whatever a server claims.
+        while start < min(total, len(wanted)):
             feed = pager.get(client._format_url(search, start, PAGE_SIZE), start)
             total = feed.header.total_results
             results.extend(feed.results)
@@ -137,22 +138,21 @@ class _Pager:
                 return self._try(url, start, attempt)
             except _Retry as err:
                 failure = err
-                logger.warning("arXiv attempt %d/%d failed (%s): %s", attempt, self.max_attempts, err, url)
+                logger.warning("arXiv attempt %d/%d failed: %s", attempt, self.max_attempts, err)
                 wait = max(min(2.0 ** (attempt - 1), MAX_BACKOFF), err.retry_after)
         message = f"arXiv did not answer after {self.max_attempts} attempts ({failure.reason})"
         raise FetchError(message, url, self.max_attempts, failure.status)
 
     def _pace(self, wait: float) -> None:
-        """Sleep `wait` (the backoff), or longer if the last request is under min_interval old."""
-        global _last_request
+        """Sleep `wait` (the backoff), or longer if the last request ended under min_interval ago."""
         if _last_request is not None:
             wait = max(wait, self.min_interval - (time.monotonic() - _last_request))
         if wait > 0:
             logger.debug("Sleeping %.2f s before the next request", wait)
             self.sleep(wait)
-        _last_request = time.monotonic()
 
     def _try(self, url: str, start: int, attempt: int) -> _feed.ParsedFeed:
+        global _last_request
         self.requests += 1
         logger.info("GET %s (attempt %d)", url, attempt)
         try:
@@ -161,6 +161,10 @@ class _Pager:
             raise _Retry(f"timed out after {self.timeout:g} s") from None
         except requests.RequestException as err:  # refused, reset, or a body cut short
             raise _Retry(f"connection failed: {type(err).__name__}") from None
+        finally:
+            # Timed from the end of the answer: the server's clock starts on arrival, after
+            # our send, so spacing sends by exactly min_interval can look too fast to it.
+            _last_request = time.monotonic()
         status = response.status_code
         if status == 429 or status >= 500:
             raise _Retry(f"HTTP {status}", status, _retry_after(response))

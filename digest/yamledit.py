@@ -22,7 +22,6 @@ empty.
 
 from __future__ import annotations
 
-import json
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -95,13 +94,13 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
         end = events[-2]  # DocumentEndEvent; an explicit `...` starts a line, insert before it
         k = end.start_mark.index if getattr(end, "explicit", False) else len(text)
         lines = [" " * col + "papers:"] + [ln for s in stubs for ln in _item(s, col + 2, col + 4)]
-        return _insert_lines(text, k, lines, eol)
+        return _insert_lines(text, k, lines, eol, events)
     key, value_at = papers
     if isinstance(value, ScalarEvent) and not (value.value or value.tag or value.style):
         # `papers:` alone: its empty value sits right after the colon, the items go below that line
         col = key.start_mark.column
         lines = [ln for s in stubs for ln in _item(s, col + 2, col + 4)]
-        return _insert_lines(text, _line_end(text, value.end_mark.index), lines, eol)
+        return _insert_lines(text, _line_end(text, value.end_mark.index), lines, eol, events)
     if not isinstance(value, SequenceStartEvent):
         what = "a mapping" if isinstance(value, MappingStartEvent) else (
             "an alias" if isinstance(value, AliasEvent) else f"the scalar {value.value!r}")
@@ -112,7 +111,7 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
     last = _last_content(events, value_at + 1, end_at)
     if flow_list:
         items = ", ".join(
-            f'{{arxiv: {json.dumps(s.arxiv_id)}, why: "", insights: ""}}' for s in stubs)
+            f'{{arxiv: {_quote(s.arxiv_id)}, why: "", insights: ""}}' for s in stubs)
         if last is None:  # `[]`: put the items in front of the closing bracket
             k = events[end_at].start_mark.index
             return text[:k] + items + text[k:]
@@ -136,7 +135,7 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
     content_col = (events[value_at + 2] if anchored else first).start_mark.column
     key_col = max(content_col, dash_col + 2)  # content on the line after `-` may sit at dash+1
     lines = [ln for s in stubs for ln in _item(s, dash_col, key_col)]
-    return _insert_lines(text, k, lines, eol)
+    return _insert_lines(text, k, lines, eol, events)
 
 
 def _skip(events: list[Event], i: int) -> int:
@@ -193,20 +192,41 @@ def _eol(text: str) -> str:
     return "\n"
 
 
-def _insert_lines(text: str, k: int, lines: list[str], eol: str) -> str:
+def _insert_lines(text: str, k: int, lines: list[str], eol: str, events: list[Event]) -> str:
     block = eol.join(lines)
-    if k == len(text) and text and text[-1] not in _BREAKS:
-        return text + eol + block  # no final newline before: still none after
-    return text[:k] + block + eol + text[k:]
+    if k < len(text) or text[-1] in _BREAKS:
+        return text[:k] + block + eol + text[k:]
+    # No final newline: ours goes first, so there still is none after. But a `|`/`>` scalar that
+    # runs to the end of the file would take that line break into its value: refuse instead.
+    scalars = [ev for ev in events if isinstance(ev, ScalarEvent)]
+    grown = [ev.value for ev in yaml.parse(text + eol, Loader=yaml.SafeLoader)
+             if isinstance(ev, ScalarEvent)]
+    if grown != [ev.value for ev in scalars]:
+        raise YamlEditError("the file ends in a block scalar (| or >) without a final newline; "
+                            "add one so entries can follow it", scalars[-1].start_mark)
+    return text + eol + block
 
 
 def _item(stub: Stub, dash_col: int, key_col: int) -> list[str]:
-    # json.dumps gives an ASCII double-quoted string, which YAML reads back as the same str; quoting
-    # also keeps "2204.00598" from being read as a float
-    head = f"{' ' * dash_col}-{' ' * (key_col - dash_col - 1)}arxiv: {json.dumps(stub.arxiv_id)}"
+    head = f"{' ' * dash_col}-{' ' * (key_col - dash_col - 1)}arxiv: {_quote(stub.arxiv_id)}"
     note = _one_line(stub.comment)
     pad = " " * key_col
     return [head + (f"  # {note}" if note else ""), f'{pad}why: ""', f'{pad}insights: ""']
+
+
+def _quote(value: str) -> str:
+    """A YAML double-quoted scalar: always quoted, or "2204.00598" would load as a float. Anything
+    unprintable is escaped (json.dumps won't do: YAML reads its surrogate pairs as two chars)."""
+    def esc(ch: str) -> str:
+        if ch in '"\\':
+            return "\\" + ch
+        if ch.isprintable() and ch != "\ufeff":
+            return ch
+        if unicodedata.category(ch) == "Cs":  # no UTF-8 file can hold it, libyaml refuses "\ud800"
+            raise YamlEditError(f"the arXiv id {value!r} holds a lone surrogate")
+        n = ord(ch)
+        return f"\\x{n:02x}" if n < 0x100 else f"\\u{n:04x}" if n < 0x10000 else f"\\U{n:08x}"
+    return '"' + "".join(map(esc, value)) + '"'
 
 
 def _one_line(comment: str) -> str:

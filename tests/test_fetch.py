@@ -231,6 +231,12 @@ def test_250_ids_make_three_paged_requests(arxiv: FakeArxiv, sleeps: Sleeps) -> 
     assert len(result.found) == 250 and result.requests_made == 3
 
 
+def test_inflated_total_does_not_page_forever(arxiv: FakeArxiv, sleeps: Sleeps) -> None:
+    arxiv.script.append(arxiv.feed([arxiv.versions["1706.03762"][7]], total=500))
+    result = run(arxiv, ["1706.03762"], sleeps)
+    assert result.requests_made == 1 and set(result.found) == {"1706.03762"}
+
+
 # --- missing and refused ------------------------------------------------------------------
 
 
