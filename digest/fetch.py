@@ -56,6 +56,15 @@ class FetchResult:
     requests_made: int  # HTTP requests sent, retries included
 
 
+def min_interval_from_env() -> float:
+    """Seconds between requests: arXiv asks for 3. `DIGEST_ARXIV_MIN_INTERVAL` lowers it for a
+    stand-in on loopback (tests, benchmarks); a malformed value keeps the polite default."""
+    try:
+        return max(0.0, float(os.environ.get("DIGEST_ARXIV_MIN_INTERVAL", "3")))
+    except ValueError:
+        return 3.0
+
+
 def api_url_from_env() -> str:
     """The query endpoint: `DIGEST_ARXIV_API` (e.g. http://127.0.0.1:8000/api/query) or arXiv's."""
     return os.environ.get("DIGEST_ARXIV_API", "").strip() or DEFAULT_API_URL
@@ -67,7 +76,7 @@ def fetch_papers(
     api_url: str | None = None,
     timeout: float = 20.0,
     max_attempts: int = 4,
-    min_interval: float = 3.0,
+    min_interval: float | None = None,
     progress: Callable[[int, int], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
 ) -> FetchResult:
@@ -79,6 +88,8 @@ def fetch_papers(
     exponential backoff (1, 2, 4 ... s, at most 30 s, or the server's `Retry-After`).
     `progress(entries_received, total_results)` is called after each page.
     """
+    if min_interval is None:
+        min_interval = min_interval_from_env()
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
     wanted = list(dict.fromkeys(normalize_id(i) for i in ids))

@@ -15,9 +15,9 @@ returns ``text[:k] + inserted + text[k:]``. Insertion rules:
 * no `papers` key: a block `papers:` key is appended at the end of the document (before `...`).
 * inserted lines use the file's first line ending; at the end of a file without a final newline
   the line break is put first, so the file still ends without one.
-Raises YamlEditError (a ValueError with a one-line message and 1-based line/column) when the text
-is not YAML, not exactly one document whose top level is a mapping, or `papers` is not a list or
-empty.
+Raises YamlEditError (a ValueError: one-line message, 1-based .line/.column) when the text is not
+one YAML document with a mapping on top, `papers` is neither a list nor empty, or the file ends in
+a `|`/`>` scalar with no final newline (any line after it would add a "\n" to its value).
 """
 
 from __future__ import annotations
@@ -28,17 +28,8 @@ from dataclasses import dataclass
 
 import yaml
 from yaml.error import Mark
-from yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    DocumentStartEvent,
-    Event,
-    MappingEndEvent,
-    MappingStartEvent,
-    ScalarEvent,
-    SequenceStartEvent,
-)
+from yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
+                         Event, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent)
 
 _BREAKS = "\r\n\x85\u2028\u2029"  # what PyYAML treats as a line break; a comment must not hold one
 _SPACE = " \t" + _BREAKS
@@ -47,7 +38,7 @@ _SPACE = " \t" + _BREAKS
 @dataclass(frozen=True)
 class Stub:
     arxiv_id: str  # canonical, e.g. "2204.00598" or "hep-th/9901001v2"
-    comment: str  # shown after the id, e.g. "Socratic Models: … — Andy Zeng et al."; made single-line
+    comment: str  # put after the id, e.g. "Socratic Models: … — Andy Zeng et al."; made one line
 
 
 class YamlEditError(ValueError):
@@ -67,11 +58,12 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
         events = list(yaml.parse(text, Loader=yaml.SafeLoader))  # pure-Python: marks index chars
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
-        raise YamlEditError(f"not valid YAML: {problem}", getattr(exc, "problem_mark", None)) from exc
+        mark = getattr(exc, "problem_mark", None)
+        raise YamlEditError(f"not valid YAML: {problem}", mark) from exc
     docs = [i for i, ev in enumerate(events) if isinstance(ev, DocumentStartEvent)]
     if len(docs) != 1:
         where = events[docs[1]].start_mark if docs else None
-        raise YamlEditError("expected one YAML document, found %d" % len(docs), where)
+        raise YamlEditError(f"expected one YAML document, found {len(docs)}", where)
     root = events[2]
     if not isinstance(root, MappingStartEvent):
         raise YamlEditError("the top level is not a mapping", root.start_mark)
@@ -128,11 +120,12 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
         k = _line_end(text, e)
     # the first item's `-` (the last dash before its content) and content column set the layout
     first = events[value_at + 1]
-    dashes = [t.start_mark for t in yaml.scan(text, Loader=yaml.SafeLoader)
-              if isinstance(t, yaml.BlockEntryToken) and t.start_mark.index < first.start_mark.index]
-    dash_col = dashes[-1].column
-    anchored = isinstance(first, MappingStartEvent) and (first.anchor or first.tag)
-    content_col = (events[value_at + 2] if anchored else first).start_mark.column
+    before = first.start_mark.index
+    dash_col = [t.start_mark.column for t in yaml.scan(text, Loader=yaml.SafeLoader)
+                if isinstance(t, yaml.BlockEntryToken) and t.start_mark.index < before][-1]
+    block_map = isinstance(first, MappingStartEvent) and not first.flow_style
+    tagged = block_map and (first.anchor or first.tag)
+    content_col = (events[value_at + 2] if tagged else first).start_mark.column  # its first key
     key_col = max(content_col, dash_col + 2)  # content on the line after `-` may sit at dash+1
     lines = [ln for s in stubs for ln in _item(s, dash_col, key_col)]
     return _insert_lines(text, k, lines, eol, events)

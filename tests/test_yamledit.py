@@ -93,6 +93,8 @@ def test_several_stubs_keep_their_order() -> None:
         pytest.param('papers:\n -\n  arxiv: "1"\nnext: 1\n', 1, 3, id="content-at-dash-plus-1"),
         pytest.param('papers:\n  - "2101.00001"\n  - x\nnext: 1\n', 2, 4, id="scalar-items"),
         pytest.param('papers: !!seq\n  - &a arxiv: "1"\n  - arxiv: "2"\nnext: 1\n', 2, 4, id="tag-and-anchor"),
+        pytest.param('papers:\n  - &a !!map\n      arxiv: "1"\nnext: 1\n', 2, 6, id="anchor-own-line"),
+        pytest.param('papers:\n  - {arxiv: "1"}\n  - x\nnext: 1\n', 2, 4, id="flow-item"),
     ],
 )
 def test_indentation_is_copied_from_the_first_item(old: str, dash: int, key: int) -> None:
@@ -186,6 +188,11 @@ def test_crlf_file_gets_crlf_lines() -> None:
     cut = old.index("one-liner\r\n") + len("one-liner\r\n")
     expected = stub_lines(SOCRATIC, 2, 4, "\r\n") + stub_lines(OLD_STYLE, 2, 4, "\r\n")
     assert new == old[:cut] + expected + old[cut:]
+
+
+def test_old_mac_line_endings() -> None:
+    old = 'a: 1\rpapers:\r  - arxiv: "1"\rz: 2\r'
+    assert check(old, [SOCRATIC]) == old.replace("z: 2", stub_lines(SOCRATIC, 2, 4, "\r") + "z: 2")
 
 
 def test_crlf_without_final_newline() -> None:
@@ -413,8 +420,12 @@ def issue_files(draw: st.DrawFn) -> str:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(issue_files(), STUBS)
 def test_property_old_bytes_spliced_and_data_appended(old: str, stubs: list[Stub]) -> None:
-    yaml.safe_load(old)  # the generator only makes valid issue files
-    check(old, stubs)
+    data = yaml.safe_load(old)  # the generator only makes valid issue files
+    try:
+        check(old, stubs)
+    except YamlEditError as exc:  # the one refusal a valid file can meet, and only when justified
+        assert "without a final newline" in str(exc)
+        assert old[-1] not in "\r\n" and yaml.safe_load(old + "\n") != data
 
 
 def test_id_with_a_lone_surrogate_is_refused() -> None:
