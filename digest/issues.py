@@ -127,8 +127,8 @@ def parse_yaml(text: str, shown: Path) -> tuple[yaml.Node, Any]:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or "invalid YAML"
-        if "\t" in text and "tab" in problem.lower() or "found character '\\t'" in problem:
-            problem += " (indent with spaces, not tabs)"
+        if mark and _char_at(text, mark.line, mark.column) == "\t":
+            problem += " (a tab: indent with spaces, not tabs)"
         context = f" {exc.context}" if exc.context else ""
         raise IssueError(shown, line, col, f"YAML syntax: {problem}{context}") from None
     except yaml.YAMLError as exc:
@@ -139,6 +139,11 @@ def parse_yaml(text: str, shown: Path) -> tuple[yaml.Node, Any]:
         mark = root.start_mark
         raise IssueError(shown, mark.line + 1, mark.column + 1, "an issue file is a mapping of keys (title:, papers:, …)")
     return root, data
+
+
+def _char_at(text: str, line: int, column: int) -> str:
+    lines = text.split("\n")
+    return lines[line][column : column + 1] if line < len(lines) else ""
 
 
 def _check_nodes(root: yaml.Node, shown: Path) -> None:
@@ -176,9 +181,16 @@ def validate_issue(data: dict[str, Any], root: yaml.Node, shown: Path) -> Issue:
         misspelt = {tuple(e["loc"][:-1]) for e in errors if e["type"] == "extra_forbidden"}
         errors = [e for e in errors if not (e["type"] == "missing" and tuple(e["loc"][:-1]) in misspelt)] or errors
         # Report the first problem in file order: that is the one the editor reads first.
-        placed = [(locate(root, tuple(e["loc"]), key=e["type"] == "extra_forbidden"), e) for e in errors]
+        placed = [(locate(root, _document_loc(e["loc"]), key=e["type"] == "extra_forbidden"), e) for e in errors]
         (line, col), err = min(placed, key=lambda pair: pair[0])
-        raise IssueError(shown, line, col, _describe(err, _walk(root, tuple(err["loc"]))[2])) from None
+        raise IssueError(shown, line, col, _describe(err, _walk(root, _document_loc(err["loc"]))[2])) from None
+
+
+def _document_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
+    """Pydantic names the union member in its locations (papers.0.arxiv.why); the file does not."""
+    if len(loc) > 2 and loc[0] in ("papers", "references") and loc[2] in _UNION_TAGS:
+        return loc[:2] + loc[3:]
+    return loc
 
 
 def _describe(err: dict[str, Any], path: list[str | int]) -> str:
@@ -201,8 +213,6 @@ def _dotted(loc: list[str | int]) -> str:
 
 def _walk(root: yaml.Node, loc: tuple[str | int, ...]) -> tuple[yaml.Node, yaml.Node | None, list[str | int]]:
     """Follow `loc` through the node tree; parts not in the document (union tags) are skipped."""
-    if len(loc) > 2 and loc[0] in ("papers", "references") and loc[2] in _UNION_TAGS:
-        loc = loc[:2] + loc[3:]  # pydantic names the union member: papers[0].arxiv.why
     node, key_node, matched = root, None, []
     for part in loc:
         if isinstance(node, yaml.MappingNode) and isinstance(part, str):
