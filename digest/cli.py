@@ -182,3 +182,12 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
     click.echo(f"checked {report.checked} paper(s) in {report.requests_made} request(s); {verb} {len(report.changed)}")
     if report.missing:
         sys.exit(1)
+
+
+# --- command: bib (marker: replace this line with the command) ---
+
+
+# --- command: inbox (marker: replace this line with the command) ---
+
+
+# --- command: serve (marker: replace this line with the command) ---
