@@ -2,46 +2,93 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from digest.errors import UsageError
 from digest.issues import issue_path, load_issue_file, parse_month
+from digest.markup import HtmlRenderer
 from digest.project import Project
-from digest.render import build_view, make_environment, render
+from digest.render import IssueView, build_view, make_environment, render
 from digest.store import Store, atomic_write
 
 FORMATS = ("md", "html")
+ALL_FORMATS = ("md", "html", "email")
+GMAIL_CLIP_BYTES = 102 * 1024  # Gmail shows "[Message clipped]" past this size
+
+# Email clients ignore <style>; these go on the elements markdown-it produces.
+EMAIL_STYLES = {
+    "p": "margin:0 0 16px 0;",
+    "ul": "margin:0 0 16px 0;padding-left:24px;",
+    "ol": "margin:0 0 16px 0;padding-left:24px;",
+    "li": "margin:0 0 6px 0;",
+    "a": "color:#1a5fb4;",
+    "code": "font-family:Menlo,Consolas,monospace;font-size:14px;",
+    "blockquote": "margin:0 0 16px 0;padding-left:12px;border-left:3px solid #ddd;color:#555;",
+}
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    view: IssueView
+    outputs: dict[str, str]  # format → text
+    store_paths: list[Path]  # the records it used, for incremental builds
 
 
 @dataclass(frozen=True)
 class BuildResult:
     month: str
-    outputs: dict[str, str]  # format → rendered text
+    outputs: dict[str, str]
     written: list[Path]
+    warnings: list[str] = field(default_factory=list)
+
+
+def output_name(month: str, fmt: str) -> str:
+    return f"{month}.email.html" if fmt == "email" else f"{month}.{fmt}"
+
+
+def render_one(project: Project, month: str, formats: tuple[str, ...], env: object | None = None, html: HtmlRenderer | None = None) -> RenderedIssue:
+    """Render one issue in each format, plus what incremental builds need to know about it."""
+    path = issue_path(project.issues_dir, month)
+    loaded = load_issue_file(path, display_path=_relative(path, Path.cwd()))
+    store = Store(project.store_dir, display_root=Path.cwd())
+    view = build_view(loaded, store, project.settings, html)
+    jinja_env = env or make_environment(project.templates_dir)
+    outputs = {}
+    for fmt in formats:
+        if fmt == "email":
+            email_view = build_view(loaded, store, project.settings, HtmlRenderer(EMAIL_STYLES))
+            outputs[fmt] = render(email_view, jinja_env, fmt)  # type: ignore[arg-type]
+        else:
+            outputs[fmt] = render(view, jinja_env, fmt)  # type: ignore[arg-type]
+    return RenderedIssue(view, outputs, store.loaded_paths())
 
 
 def render_issue(project: Project, month_or_path: str, formats: tuple[str, ...] = FORMATS) -> dict[str, str]:
     """Render one issue to text in each format; nothing is written."""
-    month = parse_month(month_or_path)
-    path = issue_path(project.issues_dir, month)
-    loaded = load_issue_file(path, display_path=_relative(path, Path.cwd()))
-    store = Store(project.store_dir, display_root=Path.cwd())
-    view = build_view(loaded, store, project.settings)
-    env = make_environment(project.templates_dir)
-    return {fmt: render(view, env, fmt) for fmt in formats}
+    return render_one(project, parse_month(month_or_path), formats).outputs
 
 
 def build_issue(project: Project, month_or_path: str, formats: tuple[str, ...] = FORMATS, out_dir: Path | None = None) -> BuildResult:
-    """Render and write `OUT/ISSUE.md` and `OUT/ISSUE.html`; all rendering succeeds before any write."""
+    """Render and write `OUT/ISSUE.md`, `.html` (and `.email.html`); all rendering succeeds before any write."""
     month = parse_month(month_or_path)
+    unknown = set(formats) - set(ALL_FORMATS)
+    if unknown:
+        raise UsageError(f"unknown format {sorted(unknown)[0]!r}; choose from {', '.join(ALL_FORMATS)}")
     outputs = render_issue(project, month, formats)
     target = out_dir if out_dir is not None else project.output_dir
-    written = []
+    written, warnings = [], []
     for fmt, text in outputs.items():
-        path = target / f"{month}.{fmt}"
-        atomic_write(path, text.encode("utf-8"))
+        path = target / output_name(month, fmt)
+        data = text.encode("utf-8")
+        atomic_write(path, data)
         written.append(path)
-    return BuildResult(month, outputs, written)
+        if fmt == "email" and len(data) > GMAIL_CLIP_BYTES:
+            warnings.append(
+                f"{output_name(month, fmt)} is {len(data) / 1024:.0f} KB; Gmail clips messages over 102 KB "
+                "(shorten the notes or link to the web version)"
+            )
+    return BuildResult(month, outputs, written, warnings)
 
 
 def _relative(path: Path, base: Path) -> Path:

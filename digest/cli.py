@@ -56,24 +56,42 @@ def cli(ctx: click.Context, root: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("issue")
-@click.option("--format", "fmt", type=click.Choice(["md", "html", "all"]), default="all", show_default=True, help="Which output to write.")
+@click.argument("issue", required=False)
+@click.option("--all", "all_issues", is_flag=True, help="Every issue, plus index.html (the archive) and feed.xml.")
+@click.option("--force", is_flag=True, help="With --all: rebuild issues whose inputs did not change.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["md", "html", "email", "all"]), default="all", show_default=True,
+    help="Which output to write; 'email' writes ISSUE.email.html (inline styles, for newsletters).",
+)
 @click.option("--out", "out", default=None, help="Output folder (default: [tool.digest] output_dir); '-' prints Markdown to stdout.")
 @click.pass_context
 @reports_errors
-def build(ctx: click.Context, issue: str, fmt: str, out: str | None) -> None:
+def build(ctx: click.Context, issue: str | None, all_issues: bool, force: bool, fmt: str, out: str | None) -> None:
     """Render ISSUE (YYYY-MM) to Markdown and HTML.
 
     \b
     Example:
         digest build 2022-05
         digest build 2022-05 --format md --out -
+        digest build --all
     """
     from digest.build import FORMATS, build_issue, render_issue
 
     project = _project(ctx)
+    if all_issues:
+        if issue or out == "-" or fmt != "all":
+            raise click.UsageError("--all builds every issue in md and html; it takes no ISSUE, --format or --out -")
+        from digest.site import build_all
+
+        report = build_all(project, force=force, out_dir=Path(out) if out else None)
+        for path in report.written:
+            click.echo(f"wrote {_shown(path)}")
+        click.echo(f"built {len(report.built)} issue(s), {len(report.skipped)} unchanged")
+        return
+    if not issue:
+        raise click.UsageError("name an ISSUE (YYYY-MM), or pass --all")
     if out == "-":
-        if fmt == "html":
+        if fmt not in ("md", "all"):
             raise click.UsageError("--out - prints Markdown only; use --format md")
         click.echo(render_issue(project, issue, ("md",))["md"], nl=False)
         return
@@ -81,6 +99,8 @@ def build(ctx: click.Context, issue: str, fmt: str, out: str | None) -> None:
     result = build_issue(project, issue, formats, Path(out) if out else None)
     for path in result.written:
         click.echo(f"wrote {_shown(path)} ({path.stat().st_size:,} bytes)")
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _shown(path: Path) -> str:

@@ -151,11 +151,14 @@ def to_markdown(text: str, ctx: LinkContext) -> str:
 class HtmlRenderer:
     """markdown-it set up once: CommonMark, raw HTML off (editor text is shown, never run)."""
 
-    def __init__(self) -> None:
+    def __init__(self, inline_styles: dict[str, str] | None = None) -> None:
         self.md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("strikethrough")
         self.md.inline.ruler.before("link", "citation", _citation_rule)
         self.md.add_render_rule("citation", _render_citation)
         self.md.core.ruler.push("arxiv_links", _arxiv_links_rule)
+        if inline_styles:
+            # Email clients drop <style> blocks: put each element's style on the element.
+            self.md.core.ruler.push("inline_styles", _style_setter(inline_styles))
 
     def block(self, text: str, ctx: LinkContext, lead: Markup | None = None) -> Markup:
         """Render a Markdown field; `lead` (e.g. '❓ Why →') opens its first paragraph."""
@@ -205,6 +208,18 @@ def _arxiv_links_rule(state: Any) -> None:
                 text = Token("text", "", 0)
                 text.content = ctx.title_of(arxiv_id)
                 children.insert(index + 1, text)
+
+
+def _style_setter(styles: dict[str, str]) -> Callable[[Any], None]:
+    def set_styles(state: Any) -> None:
+        for token in state.tokens:
+            for child in [token, *(token.children or [])]:
+                if child.nesting == 1 and child.tag in styles:
+                    child.attrSet("style", styles[child.tag])
+                elif child.type == "code_inline" and "code" in styles:
+                    child.attrSet("style", styles["code"])
+
+    return set_styles
 
 
 def iter_fields(issue: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:

@@ -18,7 +18,7 @@ from digest.project import Settings
 from digest.records import PaperRecord
 from digest.store import Store
 
-TEMPLATES = {"md": "issue.md.j2", "html": "issue.html.j2"}
+TEMPLATES = {"md": "issue.md.j2", "html": "issue.html.j2", "email": "issue.email.html.j2", "article": "_article.html.j2"}
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,7 @@ class IssueView:
     items: list[ItemView]
     outro: Text
     references: list[ReferenceView]
+    categories: dict[str, int]  # primary arXiv category → featured papers, for the archive chart
 
 
 def make_environment(templates_dir: Path) -> jinja2.Environment:
@@ -99,7 +100,7 @@ def make_environment(templates_dir: Path) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(templates_dir)),
         undefined=jinja2.StrictUndefined,
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default_for_string=False),
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2", "xml.j2"), default_for_string=False),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -191,6 +192,11 @@ def build_view(loaded: LoadedIssue, store: Store, settings: Settings, html: Html
         return Text(to_markdown(text, ctx), html.inline(text, ctx))
 
     items: list[ItemView] = []
+    categories: dict[str, int] = {}
+    for loc, arxiv_id in iter_arxiv_ids(issue):
+        if loc[0] == "papers":
+            category = record(arxiv_id).primary_category
+            categories[category] = categories.get(category, 0) + 1
     for number, item in enumerate(issue.papers, start=1):
         anchor = f"paper-{number}"
         if isinstance(item, Group):
@@ -246,6 +252,7 @@ def build_view(loaded: LoadedIssue, store: Store, settings: Settings, html: Html
         items=items,
         outro=block(issue.outro),
         references=references,
+        categories=dict(sorted(categories.items())),
     )
 
 

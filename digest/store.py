@@ -25,6 +25,16 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files; a new output should get the permissions any new file gets here.
+_NEW_FILE_MODE = 0o666 & ~_umask()
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write via a temp file in the same folder and rename: readers see old or new, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -34,8 +44,7 @@ def atomic_write(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -104,6 +113,10 @@ class Store:
 
     def put_many(self, records: Iterable[PaperRecord]) -> list[Path]:
         return [self.put(record) for record in records]
+
+    def loaded_paths(self) -> list[Path]:
+        """Files of the records read so far (the inputs of whatever used this store)."""
+        return sorted(self.path_for(base) for base, record in self._cache.items() if record is not None)
 
     def all_ids(self) -> list[str]:
         """Every stored id, sorted: the store's stable order."""
