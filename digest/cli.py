@@ -210,4 +210,35 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
 # --- command: inbox (marker: replace this line with the command) ---
 
 
-# --- command: serve (marker: replace this line with the command) ---
+@cli.command()
+@click.argument("issue", required=False)
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True, help="Port on 127.0.0.1; 0 picks a free one.")
+@click.option("--open/--no-open", "open_browser", default=False, show_default=True, help="Open the preview in the default browser.")
+@click.option("--verbose", is_flag=True, help="Log each request to stderr.")
+@click.pass_context
+@reports_errors
+def serve(ctx: click.Context, issue: str | None, port: int, open_browser: bool, verbose: bool) -> None:
+    """Preview ISSUE (default: the newest) on 127.0.0.1, rebuilt as its files change.
+
+    The page reloads itself after each rebuild; while a file is broken it shows the error.
+
+    \b
+    Example:
+        digest serve                      # the newest issue at http://127.0.0.1:8000/
+        digest serve 2022-05 --port 0 --open
+    """
+    from digest.serve import PreviewServer
+
+    server = PreviewServer(_project(ctx), issue, verbose=verbose, log=lambda line: click.echo(line, err=True))
+    try:
+        server.start(port)
+        click.echo(f"serving {server.month} at {server.url} (Ctrl-C to stop)")
+        if open_browser:
+            import webbrowser
+
+            webbrowser.open(server.url)
+        server.wait()
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+    finally:
+        server.stop()

@@ -167,8 +167,9 @@ class HtmlRenderer:
         html = self.md.renderer.render(tokens, self.md.options, env)
         if lead is None:
             return Markup(html)
-        if html.startswith("<p>"):
-            return Markup(f"<p>{lead} {html[3:]}")
+        if html.startswith(("<p>", "<p ")):
+            end = html.index(">") + 1  # after <p> or <p style="…">
+            return Markup(f"{html[:end]}{lead} {html[end:]}")
         return Markup(f"<p>{lead}</p>\n{html}")
 
     def inline(self, text: str, ctx: LinkContext) -> Markup:

@@ -32,6 +32,17 @@ class Settings(BaseModel):
     link_check_exclude: list[str] = Field(
         default_factory=list, description="Regular expressions of URLs `digest check --online` skips."
     )
+    arxiv_rss: str = Field(
+        "https://rss.arxiv.org/rss/{category}",
+        description="arXiv's listing feed for `digest inbox`; {category} is e.g. cs.LG (DIGEST_ARXIV_RSS overrides).",
+    )
+    inbox_categories: list[str] = Field(
+        default_factory=lambda: ["cs.LG", "cs.CL", "cs.CV", "cs.AI"],
+        description="arXiv categories `digest inbox` reads when no --category is given.",
+    )
+    news_feeds: list[str] = Field(
+        default_factory=list, description="RSS or Atom feeds `digest inbox` lists under News (not addable)."
+    )
 
     @field_validator("title_pattern")
     @classmethod
@@ -59,6 +70,32 @@ class Settings(BaseModel):
                 re.compile(pattern)
             except re.error as exc:
                 raise ValueError(f"{pattern!r} is not a regular expression ({exc})") from None
+        return value
+
+    @field_validator("arxiv_rss")
+    @classmethod
+    def _feed_pattern(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("must be an http(s) address such as https://rss.arxiv.org/rss/{category}")
+        names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        if names != {"category"}:
+            raise ValueError("must contain {category} and no other placeholder, e.g. https://rss.arxiv.org/rss/{category}")
+        return value
+
+    @field_validator("inbox_categories")
+    @classmethod
+    def _arxiv_categories(cls, value: list[str]) -> list[str]:
+        for category in value:
+            if not re.fullmatch(r"[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?", category):
+                raise ValueError(f"{category!r} is not an arXiv category such as cs.LG or hep-th")
+        return value
+
+    @field_validator("news_feeds")
+    @classmethod
+    def _feed_urls(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not re.match(r"^https?://[^/\s]+", url):
+                raise ValueError(f"{url!r} is not an http(s) address")
         return value
 
 
@@ -108,16 +145,25 @@ def _has_digest_table(path: Path) -> bool:
 
 def load_project(start: Path) -> Project:
     root = find_root(start)
-    return Project(root=root, settings=load_settings(root / PYPROJECT))
+    return Project(root=root, settings=load_settings(root / PYPROJECT, shown=shown_path(root / PYPROJECT)))
 
 
-def load_settings(path: Path) -> Settings:
+def shown_path(path: Path) -> Path:
+    """A path as the editor would type it: relative to the current folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        return path
+
+
+def load_settings(path: Path, shown: Path | None = None) -> Settings:
     text = path.read_text(encoding="utf-8")
+    where = shown or path
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line, col = _toml_position(str(exc))
-        raise SettingsError(path, line, col, f"invalid TOML: {exc}") from None
+        raise SettingsError(where, line, col, f"invalid TOML: {exc}") from None
     table = data.get("tool", {}).get("digest", {})
     try:
         return Settings.model_validate(table)
@@ -129,7 +175,7 @@ def load_settings(path: Path) -> Settings:
             message = f"unknown setting '{key}' in [tool.digest]{did_you_mean(key, Settings.model_fields)}"
         else:
             message = f"setting '{key}': {err['msg']}"
-        raise SettingsError(path, line, col, message) from None
+        raise SettingsError(where, line, col, message) from None
 
 
 def _key_position(text: str, key: str) -> tuple[int, int]:

@@ -20,7 +20,7 @@ from digest.build import FORMATS, output_name, render_one
 from digest.errors import SettingsError
 from digest.issues import issue_path, list_issue_months
 from digest.markup import HtmlRenderer
-from digest.project import PYPROJECT, Project
+from digest.project import PYPROJECT, Project, shown_path
 from digest.render import _long_date, make_environment
 from digest.store import atomic_write
 
@@ -80,7 +80,7 @@ def _shared_fingerprint(project: Project) -> str:
 def build_all(project: Project, *, force: bool = False, out_dir: Path | None = None) -> SiteReport:
     """Build every issue whose inputs changed, then the archive page and the feed."""
     if not project.settings.base_url:
-        raise SettingsError(project.root / PYPROJECT, 1, 1, "set base_url in [tool.digest]: the feed needs absolute links")
+        raise SettingsError(shown_path(project.root / PYPROJECT), 1, 1, "set base_url in [tool.digest]: the feed needs absolute links")
     out = out_dir if out_dir is not None else project.output_dir
     state_dir = out / STATE_DIR
     manifest_path = state_dir / MANIFEST
