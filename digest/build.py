@@ -53,7 +53,7 @@ def render_one(project: Project, month: str, formats: tuple[str, ...], env: obje
     loaded = load_issue_file(path, display_path=_relative(path, Path.cwd()))
     store = Store(project.store_dir, display_root=Path.cwd())
     view = build_view(loaded, store, project.settings, html)
-    jinja_env = env or make_environment(project.templates_dir)
+    jinja_env = env or make_environment(project.templates_dir, project.cache_dir / "jinja")
     outputs = {}
     for fmt in formats:
         if fmt == "email":

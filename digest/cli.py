@@ -6,6 +6,7 @@ Library modules are imported inside commands so `digest --help` stays fast.
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,10 @@ from typing import Any, TypeVar
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# pydantic scans every installed package's entry points for plugins on first use (~15 ms);
+# digest uses none, and a command line tool pays that on every run.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
 def reports_errors(func: F) -> F:
@@ -207,7 +212,68 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
 # --- command: bib (marker: replace this line with the command) ---
 
 
-# --- command: inbox (marker: replace this line with the command) ---
+@cli.command()
+@click.option("--category", "categories", multiple=True, metavar="CAT", help="arXiv category to read; repeatable (default: [tool.digest] inbox_categories).")
+@click.option("--feed", "feeds", multiple=True, metavar="URL", help="News feed to list; repeatable (default: [tool.digest] news_feeds).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, metavar="DATE", help="Only items dated on or after DATE (YYYY-MM-DD).")
+@click.option("--add", "numbers", default=None, metavar="N,N-M", help="Stub these numbers of the listing into the issue, as `digest add` does.")
+@click.option("--issue", "month", default=None, help="Issue to add to (YYYY-MM); default: the newest issue file.")
+@click.pass_context
+@reports_errors
+def inbox(
+    ctx: click.Context, categories: tuple[str, ...], feeds: tuple[str, ...], since: Any, numbers: str | None, month: str | None
+) -> None:
+    """List the papers arXiv announced that no issue names yet, and news; stub some with --add.
+
+    Papers are numbered new first, then cross-lists, then replacements, each by id; papers
+    already in an issue keep their number but are not shown. --add takes numbers of the
+    listing the same --category and --since give. The feed address comes from
+    DIGEST_ARXIV_RSS or [tool.digest] arxiv_rss. News items are listed, never added.
+
+    \b
+    Example:
+        digest inbox --since 2022-05-02
+        digest inbox --since 2022-05-02 --add 3,7,12
+        digest inbox --category cs.LG --feed https://example.org/blog/feed.xml
+    """
+    from digest.errors import DigestError
+    from digest.inbox import new_candidates, pick, read_listing, read_news, rss_url, table_rows, truncate
+
+    project = _project(ctx)
+    if month is not None and numbers is None:
+        raise click.UsageError("--issue goes with --add")
+    day = since.date() if since is not None else None
+    categories = categories or tuple(project.settings.inbox_categories)
+    listing = read_listing([rss_url(project, c) for c in categories], since=day)
+    if numbers is not None:
+        chosen = pick(listing, numbers)
+        ctx.invoke(add, ids=tuple(c.arxiv_id for c in chosen), month=month)
+        return
+    shown = new_candidates(project, listing)
+    hidden = len(listing) - len(shown)
+    after = f" since {day.isoformat()}" if day else ""
+    click.echo(
+        f"arXiv {', '.join(categories)}{after}: {len(shown)} new paper(s)"
+        + (f"; {hidden} already in an issue, not shown" if hidden else "")
+    )
+    for row in table_rows(shown):
+        click.echo(row)
+    failed = []
+    news = []
+    for url in feeds or project.settings.news_feeds:
+        try:
+            news.extend(read_news([url], since=day))
+        except DigestError as exc:
+            failed.append(str(exc))
+    if news:
+        click.echo(f"\nNews: {len(news)} item(s)")
+        for item in sorted(news, key=lambda n: (n.date is None, -(n.date.toordinal() if n.date else 0))):
+            click.echo(f"{item.date.isoformat() if item.date else '':10}  {truncate(item.title, 88)}")
+            click.echo(f"{'':10}  {item.link}")
+    for message in failed:
+        click.echo(message, err=True)
+    if failed:
+        sys.exit(1)
 
 
 @cli.command()
@@ -218,7 +284,7 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
 @click.pass_context
 @reports_errors
 def serve(ctx: click.Context, issue: str | None, port: int, open_browser: bool, verbose: bool) -> None:
-    """Preview ISSUE (default: the newest) on 127.0.0.1, rebuilt as its files change.
+    """Preview ISSUE (default: the newest) on 127.0.0.1, rebuilt as files change.
 
     The page reloads itself after each rebuild; while a file is broken it shows the error.
 
@@ -242,3 +308,43 @@ def serve(ctx: click.Context, issue: str | None, port: int, open_browser: bool, 
         click.echo("stopped", err=True)
     finally:
         server.stop()
+
+
+@cli.command()
+@click.argument("issues", nargs=-1)
+@click.option("--all", "all_issues", is_flag=True, help="Every issue in issues/ (the default when no ISSUE is named).")
+@click.option("--online", is_flag=True, help="Also ask arXiv about every paper and request every link.")
+@click.option("--strict", is_flag=True, help="Fail on warnings too; empty notes and unused references become errors.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "github"]), default="text", show_default=True, help="How to print the findings.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=5.0, show_default=True, help="Seconds to wait for each link (--online).")
+@click.pass_context
+@reports_errors
+def check(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, online: bool, strict: bool, fmt: str, timeout: float) -> None:
+    """Check ISSUES (YYYY-MM; default: all) for problems before publishing.
+
+    Exits 1 when there is an error (with --strict, also a warning), else 0.
+
+    \b
+    Example:
+        digest check                      # every issue, offline and fast
+        digest check 2022-05 --strict     # the gate before publishing
+        digest check --all --online --format github
+    """
+    from digest.check import check_issues, exit_code, format_github, format_json, format_text, summary
+    from digest.issues import list_issue_months, parse_month
+
+    if issues and all_issues:
+        raise click.UsageError("name issues or pass --all, not both")
+    months = [parse_month(issue) for issue in issues]  # a malformed name is a usage error, before any work
+    project = _project(ctx)
+    months = months or list_issue_months(project.issues_dir)
+    findings = check_issues(project, months, online=online, strict=strict, link_timeout=timeout)
+    line = summary(findings, len(set(months)))
+    if fmt == "json":
+        click.echo(format_json(findings))
+        click.echo(line, err=True)
+    else:
+        if findings:
+            click.echo(format_github(findings) if fmt == "github" else format_text(findings))
+        click.echo(line)
+    sys.exit(exit_code(findings, strict=strict))

@@ -120,6 +120,11 @@ class Project(BaseModel):
         return self.root / "templates"
 
     @property
+    def cache_dir(self) -> Path:
+        """Derived data that is safe to delete (compiled templates, link-check results)."""
+        return self.root / ".digest-cache"
+
+    @property
     def output_dir(self) -> Path:
         return self.root / self.settings.output_dir
 

@@ -98,7 +98,7 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
             report.skipped.append(month)
             continue
         if env is None:
-            env, html = make_environment(project.templates_dir), HtmlRenderer()
+            env, html = make_environment(project.templates_dir, project.cache_dir / "jinja"), HtmlRenderer()
         rendered = render_one(project, month, (*FORMATS, "article"), env, html)
         for fmt in FORMATS:
             path = out / output_name(month, fmt)
@@ -120,7 +120,7 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
         del entries[gone]
     summaries = [IssueSummary(**entries[m]["summary"]) for m in months]
     if report.built or not (out / "index.html").exists() or not (out / "feed.xml").exists() or force:
-        env = env or make_environment(project.templates_dir)
+        env = env or make_environment(project.templates_dir, project.cache_dir / "jinja")
         site = {"base_url": project.settings.base_url, "title": _series_title(project), "editor": project.settings.editor}
         newest_first = list(reversed(summaries))
         index = env.get_template("index.html.j2").render(site=site, issues=newest_first, chart=category_chart(summaries))
