@@ -223,7 +223,7 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
 def inbox(
     ctx: click.Context, categories: tuple[str, ...], feeds: tuple[str, ...], since: Any, numbers: str | None, month: str | None
 ) -> None:
-    """List the papers arXiv announced that no issue names yet, and news; stub some with --add.
+    """List arXiv papers no issue names yet, and news; --add stubs some.
 
     Papers are numbered new first, then cross-lists, then replacements, each by id; papers
     already in an issue keep their number but are not shown. --add takes numbers of the

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from filelock import FileLock
 from pydantic import ValidationError
 
 from digest.errors import IssueError, StoreError
@@ -128,6 +127,8 @@ class Store:
     @contextlib.contextmanager
     def locked(self, timeout: float = 60.0) -> Iterator[None]:
         """Serialise writers (two `digest add` at once) on a lock file beside the records."""
+        from filelock import FileLock  # only writers need it
+
         self.folder.mkdir(parents=True, exist_ok=True)
         with FileLock(str(self.folder / ".lock"), timeout=timeout):
             self._cache.clear()  # another process may have written while we waited
