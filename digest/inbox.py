@@ -20,7 +20,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import feedparser
@@ -97,15 +97,19 @@ def fetch_feed(url: str, *, timeout: float = 10.0, strict: bool = True) -> Any:
             if response.status_code != 200:
                 reason = f"HTTP {response.status_code} {response.reason or ''}".strip()
                 raise FetchError(f"cannot read feed {url}: {reason}", url=url, attempts=1, status=response.status_code)
-            body = response.raw.read(MAX_FEED_BYTES + 1, decode_content=True)
+            chunks, size = [], 0
+            for chunk in response.iter_content(chunk_size=65536):
+                chunks.append(chunk)
+                size += len(chunk)
+                if size > MAX_FEED_BYTES:
+                    raise FetchError(f"cannot read feed {url}: larger than {MAX_FEED_BYTES:,} bytes", url=url, attempts=1)
+            body = b"".join(chunks)
     except requests.Timeout:
         raise FetchError(f"cannot read feed {url}: no answer within {timeout:g} s", url=url, attempts=1) from None
     except requests.ConnectionError:
         raise FetchError(f"cannot read feed {url}: could not connect", url=url, attempts=1) from None
     except requests.RequestException as exc:
         raise FetchError(f"cannot read feed {url}: {_one_line(exc)}", url=url, attempts=1) from None
-    if len(body) > MAX_FEED_BYTES:
-        raise FetchError(f"cannot read feed {url}: larger than {MAX_FEED_BYTES:,} bytes", url=url, attempts=1)
     # A file-like object: given bytes, feedparser would first try them as a file name.
     parsed = feedparser.parse(io.BytesIO(body))
     if not parsed.get("version"):
@@ -310,6 +314,8 @@ def pick(candidates: Sequence[Candidate], spec: str) -> list[Candidate]:
         if not match:
             raise UsageError(f"--add: {token!r} is not a number; give numbers from the listing, e.g. --add 3,7,12")
         first, last = int(match[1]), int(match[2] or match[1])
+        if last < first:
+            raise UsageError(f"--add: {token!r} is an empty range; write the smaller number first")
         for number in range(first, last + 1):
             if number not in by_number:
                 span = f"1-{len(by_number)}" if by_number else "none: it is empty"
@@ -357,32 +363,26 @@ def _plain_title(entry: Any) -> str:
 # --- the table ------------------------------------------------------------------------------
 
 
-@dataclass
-class Table:
-    """Rows of `number id marker category title`, fitted to `width` columns."""
-
-    width: int = 100
-    rows: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, candidates: Sequence[Candidate], width: int = 100) -> Table:
-        table = cls(width)
-        if not candidates:
-            return table
-        widths = [
-            max(len(str(c.number)) for c in candidates),
-            max(len(c.arxiv_id) for c in candidates),
-            max(len(c.marker) for c in candidates),
-            max(len(c.primary) for c in candidates),
-        ]
-        for c in candidates:
-            cells = [str(c.number).rjust(widths[0]), c.arxiv_id.ljust(widths[1])]
-            if widths[2]:
-                cells.append(c.marker.ljust(widths[2]))
-            cells.append(c.primary.ljust(widths[3]))
-            head = "  ".join(cells) + "  "
-            table.rows.append(head + truncate(c.title, max(10, width - len(head))))
-        return table
+def table_rows(candidates: Sequence[Candidate], width: int = 100) -> list[str]:
+    """`number  id  [marker]  category  title`, columns as wide as their longest cell, titles
+    cut to keep each row within `width` characters."""
+    if not candidates:
+        return []
+    widths = [
+        max(len(str(c.number)) for c in candidates),
+        max(len(c.arxiv_id) for c in candidates),
+        max(len(c.marker) for c in candidates),
+        max(len(c.primary) for c in candidates),
+    ]
+    rows = []
+    for c in candidates:
+        cells = [str(c.number).rjust(widths[0]), c.arxiv_id.ljust(widths[1])]
+        if widths[2]:  # a column of markers only when some paper is not new
+            cells.append(c.marker.ljust(widths[2]))
+        cells.append(c.primary.ljust(widths[3]))
+        head = "  ".join(cells) + "  "
+        rows.append(head + truncate(c.title, max(10, width - len(head))))
+    return rows
 
 
 def truncate(text: str, width: int) -> str:

@@ -177,7 +177,7 @@ def category_chart(summaries: list[IssueSummary], top: int = 6) -> str:
     tallest = max((sum(s.categories.values()) for s in summaries), default=1) or 1
     width = max(len(summaries) * (bar_w + gap) + gap, 240)
     parts = [
-        f'<svg class="chart" role="img" viewBox="0 0 {width} {height + top_pad + legend_h + 16}" '
+        f'<svg class="chart" role="img" viewBox="0 0 {width} {height + top_pad + legend_h + 18}" '
         f'width="100%" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">',
         "<title>Primary arXiv categories of the featured papers, per issue</title>",
     ]
@@ -198,7 +198,13 @@ def category_chart(summaries: list[IssueSummary], top: int = 6) -> str:
                 f'<rect x="{x}" y="{y:.1f}" width="{bar_w}" height="{h:.1f}" fill="{colour[category]}">'
                 f"<title>{_xml(s.month)}: {count} × {_xml(category)}</title></rect>"
             )
-    legend_y = top_pad + height + 16
+    # The first and last months under the bars give the time axis its span.
+    axis_y = top_pad + height + 11
+    parts.append(f'<text x="{gap}" y="{axis_y}" font-size="9" fill="currentColor">{_xml(summaries[0].month)}</text>')
+    if len(summaries) > 1:
+        last_x = gap + (len(summaries) - 1) * (bar_w + gap) + bar_w
+        parts.append(f'<text x="{last_x}" y="{axis_y}" font-size="9" text-anchor="end" fill="currentColor">{_xml(summaries[-1].month)}</text>')
+    legend_y = top_pad + height + 18
     x = gap
     for category in series:
         parts.append(f'<rect x="{x}" y="{legend_y}" width="10" height="10" fill="{colour[category]}"/>')
