@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from digest.errors import DigestError, FileError, InvalidArxivId
 from digest.ids import normalize_id, split_version
@@ -20,10 +19,10 @@ from digest.issues import (
     parse_month,
     parse_yaml,
 )
-from digest.models import ArxivPaper, Group
+from digest.models import ArxivPaper, Group, iter_arxiv_ids, iter_fields
 from digest.project import Project
 from digest.records import PaperRecord
-from digest.render import author_line, iter_arxiv_ids
+from digest.render import author_line
 from digest.store import Store, atomic_write
 from digest.yamledit import Stub, append_stubs
 
@@ -61,7 +60,7 @@ def paper_ids(loaded: LoadedIssue) -> set[str]:
 
 def named_ids(loaded: LoadedIssue) -> set[str]:
     """Base ids named anywhere in an issue: papers, references and arxiv: links in the prose."""
-    from digest.markup import iter_fields, scan
+    from digest.markup import scan
 
     ids = {split_version(arxiv_id)[0] for _, arxiv_id in iter_arxiv_ids(loaded.issue)}
     for _, text in iter_fields(loaded.issue):

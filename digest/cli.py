@@ -209,7 +209,32 @@ def refresh(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, dry_r
         sys.exit(1)
 
 
-# --- command: bib (marker: replace this line with the command) ---
+@cli.command()
+@click.argument("issue")
+@click.option("--format", "fmt", type=click.Choice(["bibtex", "csl-json"]), default="bibtex", show_default=True, help="Output format.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default=None, help="Write to FILE (atomically) instead of stdout.")
+@click.pass_context
+@reports_errors
+def bib(ctx: click.Context, issue: str, fmt: str, output: Path | None) -> None:
+    """Print the bibliography of ISSUE (YYYY-MM) as BibTeX or CSL-JSON.
+
+    Every paper, group entry, reference and arxiv: link, once, in the order the issue names them.
+
+    \b
+    Example:
+        digest bib 2022-05 > 2022-05.bib
+        digest bib 2022-05 --format csl-json -o site/2022-05.json
+    """
+    from digest.bib import issue_bibliography, to_bibtex, to_csl_json
+    from digest.store import atomic_write
+
+    entries = issue_bibliography(_project(ctx), issue)
+    text = to_bibtex(entries) if fmt == "bibtex" else to_csl_json(entries)
+    if output is None or str(output) == "-":
+        click.echo(text, nl=False)
+        return
+    atomic_write(output, text.encode("utf-8"))
+    click.echo(f"wrote {_shown(output)} ({len(entries)} {'entry' if len(entries) == 1 else 'entries'})", err=True)
 
 
 @cli.command()

@@ -49,6 +49,31 @@ class LoadedIssue:
     def locate(self, loc: tuple[str | int, ...], *, key: bool = False) -> tuple[int, int]:
         return locate(self.root_node, loc, key=key)
 
+    def position(self, loc: tuple[str | int, ...], offset: int) -> tuple[int, int]:
+        """(line, column) of character `offset` of the text field at `loc` (a citation, a link).
+
+        The run of non-space characters starting at `offset` appears unchanged in the file for
+        every scalar style (folding only touches whitespace), so it is looked up in the scalar's
+        source; `text_position` is the fallback (escapes in quoted scalars can change the run).
+        """
+        node = find_node(self.root_node, loc)
+        if not isinstance(node, yaml.ScalarNode):
+            return self.locate(loc)
+        value = str(node.value)
+        end = offset
+        while end < len(value) and end - offset < 60 and not value[end].isspace():
+            end += 1
+        snippet = value[offset:end]
+        if snippet:
+            in_value = _occurrences(value, snippet)
+            source_start = node.start_mark.index
+            in_source = _occurrences(self.text[source_start : node.end_mark.index], snippet)
+            if len(in_value) == len(in_source) and offset in in_value:
+                index = source_start + in_source[in_value.index(offset)]
+                line_start = self.text.rfind("\n", 0, index) + 1
+                return self.text.count("\n", 0, index) + 1, index - line_start + 1
+        return text_position(node, offset, self.text)
+
     def error(self, loc: tuple[str | int, ...], message: str, *, key: bool = False) -> IssueError:
         line, col = self.locate(loc, key=key)
         return IssueError(self.path, line, col, message)
@@ -238,6 +263,14 @@ def locate(root: yaml.Node, loc: tuple[str | int, ...], *, key: bool = False) ->
     target = key_node if key and key_node is not None else node
     mark = target.start_mark
     return mark.line + 1, mark.column + 1
+
+
+def _occurrences(text: str, snippet: str) -> list[int]:
+    found, start = [], text.find(snippet)
+    while start >= 0:
+        found.append(start)
+        start = text.find(snippet, start + 1)
+    return found
 
 
 def text_position(node: yaml.Node, offset: int, text: str) -> tuple[int, int]:

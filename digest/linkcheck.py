@@ -128,9 +128,11 @@ class _Checker:
 
     def _check(self, url: str) -> LinkResult:
         host = urlsplit(url).netloc.lower()
-        method, attempt = "HEAD", 0
+        method, attempt, waited = "HEAD", 0, False
         while True:
-            self._wait_for_host(host)
+            if not waited:
+                self._wait_for_host(host)
+            waited = False
             try:
                 with self._semaphore(host):
                     response = self._session().request(
@@ -156,8 +158,10 @@ class _Checker:
             if status == 429 and attempt < self.retries:
                 attempt += 1
                 wait = _retry_after(response) or BACKOFF * 2 ** (attempt - 1)
-                with self._lock:
+                with self._lock:  # the whole host asked for a pause, not just this URL
                     self._not_before[host] = max(self._not_before.get(host, 0.0), time.monotonic() + wait)
+                self.sleep(wait)
+                waited = True
                 continue
             if status >= 500 and attempt < self.retries:
                 attempt += 1

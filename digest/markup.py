@@ -8,14 +8,14 @@ skips code spans and fenced code as CommonMark does.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from markdown_it import MarkdownIt
 from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
 KEY_CHARS = re.compile(r"[A-Za-z0-9_.:+-]+")
@@ -223,26 +223,3 @@ def _style_setter(styles: dict[str, str]) -> Callable[[Any], None]:
     return set_styles
 
 
-def iter_fields(issue: Any) -> Iterator[tuple[tuple[str | int, ...], str]]:
-    """Every Markdown field of an issue with its location, in document order."""
-    for name in ("intro",):
-        yield (name,), issue.intro
-    for list_name in ("news", "code"):
-        for index, text in enumerate(getattr(issue, list_name)):
-            yield (list_name, index), text
-    yield ("research_intro",), issue.research_intro
-    for index, item in enumerate(issue.papers):
-        if hasattr(item, "entries"):
-            yield ("papers", index, "intro"), item.intro
-            for e_index, entry in enumerate(item.entries):
-                yield ("papers", index, "entries", e_index, "note"), entry.note
-            continue
-        yield ("papers", index, "why"), item.why
-        yield ("papers", index, "insights"), item.insights
-        for f_index, figure in enumerate(item.figures):
-            yield ("papers", index, "figures", f_index, "caption"), figure.caption
-            yield ("papers", index, "figures", f_index, "source"), figure.source
-    yield ("outro",), issue.outro
-
-
-__all__ = ["HtmlRenderer", "LinkContext", "Span", "escape", "iter_fields", "scan", "superscript", "to_markdown"]

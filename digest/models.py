@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
+import re
+from collections.abc import Iterator
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -26,10 +30,45 @@ def _arxiv_id(value: str) -> str:
         raise ValueError(f"{value!r} is not an arXiv id ({exc.reason})") from None
 
 
+_LABEL = re.compile(r"^(?!-)[^\W_](?:[\w-]*[^\W_])?$")
+
+
+def url_problem(url: str) -> str:
+    """Why `url` is not a well-formed http(s) address, or "" when it is (syntax only)."""
+    if not url:
+        return "it is empty"
+    if any(c.isspace() for c in url):
+        return "it contains a space"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError as exc:  # an unbalanced [ in the host, a port like :x
+        return "the port is not a number from 0 to 65535" if "port" in str(exc).lower() else f"it cannot be read ({exc})"
+    if parts.scheme.lower() not in ("http", "https"):
+        return "it does not start with http:// or https://" if not parts.scheme else f"the scheme is {parts.scheme}:, not http(s):"
+    host = parts.hostname or ""
+    if not host or not parts.netloc:
+        return "it has no host"
+    try:
+        ipaddress.ip_address(host)
+        return ""
+    except ValueError:
+        pass
+    if host == "localhost":
+        return ""
+    labels = host.rstrip(".").split(".")
+    if len(labels) < 2:
+        return f"the host {host!r} has no dot"
+    if not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        return f"the host {host!r} is not a domain name"
+    return ""
+
+
 def _http_url(value: str) -> str:
     # Syntax only; whether the address answers is `digest check --online`'s job.
-    if not value.startswith(("http://", "https://")) or len(value) < 11 or any(c.isspace() for c in value):
-        raise ValueError(f"{value!r} is not an http(s) address")
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(f"{value!r} is not an http(s) address: {problem}")
     return value
 
 
@@ -162,3 +201,46 @@ def all_field_names() -> set[str]:
     for model in (Issue, ArxivPaper, ExternalPaper, Group, GroupEntry, Figure, TextReference):
         names.update(model.model_fields)
     return names
+
+
+Loc = tuple[str | int, ...]
+
+
+def iter_fields(issue: Issue) -> Iterator[tuple[Loc, str]]:
+    """Every Markdown field of an issue with its location, in document order."""
+    yield ("intro",), issue.intro
+    for list_name in ("news", "code"):
+        for index, text in enumerate(getattr(issue, list_name)):
+            yield (list_name, index), text
+    yield ("research_intro",), issue.research_intro
+    for index, item in enumerate(issue.papers):
+        if isinstance(item, Group):
+            yield ("papers", index, "intro"), item.intro
+            for e_index, entry in enumerate(item.entries):
+                yield ("papers", index, "entries", e_index, "note"), entry.note
+            continue
+        yield ("papers", index, "why"), item.why
+        yield ("papers", index, "insights"), item.insights
+        for f_index, figure in enumerate(item.figures):
+            yield ("papers", index, "figures", f_index, "caption"), figure.caption
+            yield ("papers", index, "figures", f_index, "source"), figure.source
+    yield ("outro",), issue.outro
+    for key, ref in issue.references.items():
+        if isinstance(ref, TextReference):
+            yield ("references", key, "text"), ref.text
+
+
+def iter_arxiv_ids(issue: Issue) -> list[tuple[Loc, str]]:
+    """Every arXiv id named by a paper item, group entry or reference, with its location."""
+    found: list[tuple[Loc, str]] = []
+    for index, item in enumerate(issue.papers):
+        if isinstance(item, ArxivPaper):
+            found.append((("papers", index, "arxiv"), item.arxiv))
+        elif isinstance(item, Group):
+            for e_index, entry in enumerate(item.entries):
+                if entry.arxiv:
+                    found.append((("papers", index, "entries", e_index, "arxiv"), entry.arxiv))
+    for key, ref in issue.references.items():
+        if isinstance(ref, str):
+            found.append((("references", key), ref))
+    return found

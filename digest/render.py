@@ -9,14 +9,14 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from digest.errors import DigestError, IssueError, StoreError
+from digest.errors import DigestError, IssueError
 from digest.ids import split_version
-from digest.issues import LoadedIssue, find_node, text_position
-from digest.markup import HtmlRenderer, LinkContext, escape_markdown, iter_fields, scan, to_markdown
-from digest.models import ArxivPaper, ExternalPaper, Group, TextReference
+from digest.issues import LoadedIssue
+from digest.markup import HtmlRenderer, LinkContext, escape_markdown, scan, to_markdown
+from digest.models import ArxivPaper, ExternalPaper, Group, TextReference, iter_arxiv_ids, iter_fields
 from digest.project import Settings
 from digest.records import PaperRecord
-from digest.store import Store
+from digest.store import Store, missing_paper_message
 
 TEMPLATES = {"md": "issue.md.j2", "html": "issue.html.j2", "email": "issue.email.html.j2", "article": "_article.html.j2"}
 
@@ -156,32 +156,11 @@ def check_resolvable(loaded: LoadedIssue, store: Store) -> None:
     for loc, arxiv_id in iter_arxiv_ids(issue):
         if arxiv_id not in store:
             line, col = loaded.locate(loc)
-            raise IssueError(loaded.path, line, col, store_missing_message(arxiv_id))
-
-
-def store_missing_message(arxiv_id: str) -> str:
-    return f"paper {arxiv_id} is not in the metadata store; add it with `digest add {arxiv_id}`"
-
-
-def iter_arxiv_ids(issue: object) -> list[tuple[tuple[str | int, ...], str]]:
-    """Every arXiv id named by a paper, group entry or reference, with its location."""
-    found: list[tuple[tuple[str | int, ...], str]] = []
-    for index, item in enumerate(issue.papers):  # type: ignore[attr-defined]
-        if isinstance(item, ArxivPaper):
-            found.append((("papers", index, "arxiv"), item.arxiv))
-        elif isinstance(item, Group):
-            for e_index, entry in enumerate(item.entries):
-                if entry.arxiv:
-                    found.append((("papers", index, "entries", e_index, "arxiv"), entry.arxiv))
-    for key, ref in issue.references.items():  # type: ignore[attr-defined]
-        if isinstance(ref, str):
-            found.append((("references", key), ref))
-    return found
+            raise IssueError(loaded.path, line, col, missing_paper_message(arxiv_id))
 
 
 def _span_error(loaded: LoadedIssue, loc: tuple[str | int, ...], offset: int, message: str) -> IssueError:
-    node = find_node(loaded.root_node, loc)
-    line, col = text_position(node, offset, loaded.text)
+    line, col = loaded.position(loc, offset)
     return IssueError(loaded.path, line, col, message)
 
 

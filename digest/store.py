@@ -51,6 +51,10 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def missing_paper_message(arxiv_id: str) -> str:
+    return f"paper {arxiv_id} is not in the metadata store; add it with `digest add {arxiv_id}`"
+
+
 class Store:
     def __init__(self, folder: Path, display_root: Path | None = None) -> None:
         self.folder = folder
