@@ -6,6 +6,8 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from digest.latex import latex_to_unicode
+
 
 class PaperRecord(BaseModel):
     """What the store keeps of one arXiv paper (the fields of an API entry we use)."""
@@ -35,5 +37,10 @@ class PaperRecord(BaseModel):
 
     @property
     def clean_title(self) -> str:
-        """The title with arXiv's line-wrapping whitespace collapsed."""
-        return " ".join(self.title.split())
+        """The title as readable text: arXiv's line-wrapping collapsed, its LaTeX as Unicode where safe."""
+        return latex_to_unicode(" ".join(self.title.split()))
+
+    @property
+    def clean_abstract(self) -> str:
+        """The abstract as one paragraph of readable text, as `clean_title`."""
+        return latex_to_unicode(" ".join(self.abstract.split()))
