@@ -6,6 +6,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
 
 pytest_plugins = ["fake_arxiv"]
 
@@ -35,3 +38,10 @@ def project_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(REPO / "templates", root / "templates")
     monkeypatch.chdir(root)
     return root
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run the CLI in-process: (exit code, stdout, stderr); a crash fails the test."""
+    result = CliRunner().invoke(cli, list(args))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, result.stdout, result.stderr

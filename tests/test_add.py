@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 
-from digest.cli import cli
 
+from conftest import invoke
 from fake_arxiv import FakeArxiv, atom_response
 
 ISSUE = Path("issues/2030-01.yaml")
@@ -20,12 +19,6 @@ def api(arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch) -> FakeArxiv:
     monkeypatch.setenv("DIGEST_ARXIV_API", arxiv.url)
     monkeypatch.setenv("DIGEST_ARXIV_MIN_INTERVAL", "0")
     return arxiv
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def assert_spliced(old: str, new: str) -> None:

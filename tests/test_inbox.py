@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from digest.cli import cli
 from digest.errors import FetchError
 from digest.inbox import new_candidates, pick, read_listing, read_news, split_authors, table_rows
 from digest.project import load_project
 
+from conftest import invoke
 from fake_arxiv import FakeArxiv
 
 RSS_DIR = Path(__file__).parent / "fixtures" / "rss"
@@ -65,12 +64,6 @@ def feeds(server: HTTPServer, arxiv: FakeArxiv, monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("DIGEST_ARXIV_API", arxiv.url)
     monkeypatch.setenv("DIGEST_ARXIV_MIN_INTERVAL", "0")
     return served
-
-
-def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(cli, list(args))
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def inbox(*args: str) -> tuple[int, str, str]:
