@@ -129,8 +129,48 @@ def escape_markdown(text: str) -> str:
     return re.sub(r"([\\`*_\[\]<>#|~])", r"\\\1", text)
 
 
+_block_parser: MarkdownIt | None = None
+
+
+def unwrap_paragraphs(text: str) -> str:
+    """Join the soft-wrapped lines of each paragraph, so pasted Markdown has no stray breaks.
+
+    Editors wrap prose in their YAML; Medium and Substack keep those line breaks when Markdown
+    is pasted. markdown-it's line maps say which lines form a paragraph; hard breaks (two
+    trailing spaces or a backslash), code blocks, quotes and list structure are left alone.
+    """
+    global _block_parser
+    if "\n" not in text.strip():
+        return text
+    if _block_parser is None:
+        _block_parser = MarkdownIt("commonmark", {"html": False})  # as HtmlRenderer parses it
+    lines = text.split("\n")
+    joins: set[int] = set()
+    quote_depth = 0
+    for token in _block_parser.parse(text):
+        if token.type == "blockquote_open":
+            quote_depth += 1
+        elif token.type == "blockquote_close":
+            quote_depth -= 1
+        elif token.type == "paragraph_open" and quote_depth == 0 and token.map:
+            start, end = token.map
+            joins.update(i for i in range(start, end - 1) if not _hard_break(lines[i]))
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if index - 1 in joins:
+            out[-1] = f"{out[-1].rstrip()} {line.lstrip()}"
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
+def _hard_break(line: str) -> bool:
+    return line.endswith(("  ", "\\"))
+
+
 def to_markdown(text: str, ctx: LinkContext) -> str:
-    """The editor's Markdown with citations as superscripts and arxiv: links resolved."""
+    """The editor's Markdown, unwrapped, with citations as superscripts and arxiv: links resolved."""
+    text = unwrap_paragraphs(text)
     out: list[str] = []
     last = 0
     previous_cite_end = -1
