@@ -53,9 +53,9 @@ SUFFIXES = frozenset("jr jr. sr sr. ii iii iv".split())
 _FOLD = str.maketrans(  # letters NFKD does not take apart
     {"ł": "l", "Ł": "L", "ø": "o", "Ø": "O", "ß": "ss", "æ": "ae", "Æ": "AE", "œ": "oe", "Œ": "OE", "đ": "d", "Đ": "D", "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "ı": "i"}
 )
-_PLAIN = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+_PLAIN: dict[str, str | int | None] = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
           "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
-_PLAIN_UNBALANCED = {**_PLAIN, "{": r"\textbraceleft{}", "}": r"\textbraceright{}"}  # `\{` alone would unbalance the .bib
+_PLAIN_UNBALANCED: dict[str, str | int | None] = {**_PLAIN, "{": r"\textbraceleft{}", "}": r"\textbraceright{}"}  # `\{` alone would unbalance the .bib
 _WORD_BREAKS = str.maketrans(dict.fromkeys("-‐–—/", " "))
 _OUTSIDE_MATH = {"&": r"\&", "%": r"\%", "#": r"\#", "_": r"\_", "^": r"\^{}", "$": r"\$"}
 

@@ -280,9 +280,9 @@ class _Run:
         if fetched is None:
             return
         outdated_reported: set[tuple[str, str]] = set()
-        for base, places in self.ids.items():
+        for base, id_places in self.ids.items():
             latest = fetched.found.get(base)
-            for loaded, place, arxiv_id in places:
+            for loaded, place, arxiv_id in id_places:
                 version = split_version(arxiv_id)[1]
                 if latest is None:
                     self.add(loaded, place, "error", f"arXiv has no paper {base}; check the id", "not-on-arxiv")

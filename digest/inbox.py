@@ -115,9 +115,9 @@ def fetch_feed(url: str, *, timeout: float = 10.0, strict: bool = True) -> Any:
     if not parsed.get("version"):
         problem = f" ({_one_line(parsed.bozo_exception)})" if parsed.get("bozo") else ""
         raise FetchError(f"cannot read feed {url}: not an RSS or Atom feed{problem}", url=url, attempts=1)
-    exc = parsed.get("bozo_exception")
-    if exc is not None and not isinstance(exc, _HARMLESS) and (strict or not parsed.entries):
-        raise FetchError(f"cannot read feed {url}: malformed XML ({_one_line(exc)})", url=url, attempts=1)
+    problem_exc = parsed.get("bozo_exception")
+    if problem_exc is not None and not isinstance(problem_exc, _HARMLESS) and (strict or not parsed.entries):
+        raise FetchError(f"cannot read feed {url}: malformed XML ({_one_line(problem_exc)})", url=url, attempts=1)
     return parsed
 
 

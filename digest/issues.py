@@ -218,7 +218,7 @@ def _document_loc(loc: tuple[str | int, ...]) -> tuple[str | int, ...]:
     return loc
 
 
-def _describe(err: dict[str, Any], path: list[str | int]) -> str:
+def _describe(err: Any, path: list[str | int]) -> str:
     if err["type"] == "extra_forbidden":
         key = str(err["loc"][-1])
         return f"unknown key '{key}'{did_you_mean(key, all_field_names())}"

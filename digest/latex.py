@@ -164,7 +164,7 @@ class _Converter:
 
     def math(self, i: int, end: int, depth: int) -> str | None:
         """The whole span converted, or None if any part of it is not understood."""
-        s, out = self.s, []
+        s, out = self.s, list[str]()
         while i < end and depth <= MAX_DEPTH:
             c, name, arg = s[i], "", None
             if c == "\\":

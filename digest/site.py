@@ -183,7 +183,7 @@ def category_chart(summaries: list[IssueSummary], top: int = 6) -> str:
     ]
     for index, s in enumerate(summaries):
         x = gap + index * (bar_w + gap)
-        y = top_pad + height
+        y = float(top_pad + height)
         counts: dict[str, int] = {}
         for category, count in s.categories.items():
             key = category if category in named else OTHER

@@ -25,11 +25,11 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import yaml
-from yaml.error import Mark
 from yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
-                         Event, MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent)
+                         MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent)
 
 _BREAKS = "\r\n\x85\u2028\u2029"  # what PyYAML treats as a line break; a comment must not hold one
 _SPACE = " \t" + _BREAKS
@@ -44,7 +44,7 @@ class Stub:
 class YamlEditError(ValueError):
     """Why the stubs can't be inserted; line/column (1-based) point at the culprit."""
 
-    def __init__(self, message: str, mark: Mark | None = None) -> None:
+    def __init__(self, message: str, mark: Any = None) -> None:
         super().__init__(message)
         self.line = mark.line + 1 if mark else 1
         self.column = mark.column + 1 if mark else 1
@@ -55,7 +55,8 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
     if not stubs:
         return text
     try:
-        events = list(yaml.parse(text, Loader=yaml.SafeLoader))  # pure-Python: marks index chars
+        # pure-Python parser: its marks index characters. Typed Any: the stubs make every mark optional.
+        events: list[Any] = list(yaml.parse(text, Loader=yaml.SafeLoader))
     except yaml.YAMLError as exc:
         problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
         mark = getattr(exc, "problem_mark", None)
@@ -69,14 +70,14 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
         raise YamlEditError("the top level is not a mapping", root.start_mark)
     eol = _eol(text)
 
-    papers: tuple[ScalarEvent, int] | None = None
+    papers: tuple[Any, int] | None = None
     i = 3
     while not isinstance(events[i], MappingEndEvent):
         key, value_at = events[i], _skip(events, i)
         if isinstance(key, ScalarEvent) and key.value == "papers":
             papers = (key, value_at)  # a duplicate key: the last one wins, as in yaml.safe_load
         i = _skip(events, value_at)
-    value = events[papers[1]] if papers else None
+    value: Any = events[papers[1]] if papers else None
     flow_list = isinstance(value, SequenceStartEvent) and value.flow_style
     if root.flow_style and not flow_list:
         raise YamlEditError("the top-level mapping is in flow style ({...})", root.start_mark)
@@ -92,7 +93,8 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
         # `papers:` alone: its empty value sits right after the colon, the items go below that line
         col = key.start_mark.column
         lines = [ln for s in stubs for ln in _item(s, col + 2, col + 4)]
-        return _insert_lines(text, _line_end(text, value.end_mark.index), lines, eol, events)
+        end_index: int = value.end_mark.index  # type: ignore[union-attr]
+        return _insert_lines(text, _line_end(text, end_index), lines, eol, events)
     if not isinstance(value, SequenceStartEvent):
         what = "a mapping" if isinstance(value, MappingStartEvent) else (
             "an alias" if isinstance(value, AliasEvent) else f"the scalar {value.value!r}")
@@ -131,7 +133,7 @@ def append_stubs(text: str, stubs: Sequence[Stub]) -> str:
     return _insert_lines(text, k, lines, eol, events)
 
 
-def _skip(events: list[Event], i: int) -> int:
+def _skip(events: list[Any], i: int) -> int:
     """Index just past the node that starts at events[i]."""
     depth = 0
     while True:
@@ -142,10 +144,10 @@ def _skip(events: list[Event], i: int) -> int:
             return i
 
 
-def _last_content(events: list[Event], start: int, stop: int) -> Event | None:
+def _last_content(events: list[Any], start: int, stop: int) -> Any:
     """The event in events[start:stop] whose text ends last. Block collections don't count: their
     end marks point at the next token, past comments that belong to what follows."""
-    best: Event | None = None
+    best: Any = None
     flow: list[bool] = []
     for ev in events[start:stop]:
         if isinstance(ev, CollectionStartEvent):
@@ -185,7 +187,7 @@ def _eol(text: str) -> str:
     return "\n"
 
 
-def _insert_lines(text: str, k: int, lines: list[str], eol: str, events: list[Event]) -> str:
+def _insert_lines(text: str, k: int, lines: list[str], eol: str, events: list[Any]) -> str:
     block = eol.join(lines)
     if k < len(text) or text[-1] in _BREAKS:
         return text[:k] + block + eol + text[k:]
