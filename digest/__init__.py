@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
+# The library logs (retries, skipped entries) and never prints; without this, Python's
+# last-resort handler would write its warnings to the editor's terminal.
+logging.getLogger(__name__).addHandler(logging.NullHandler())
+
 
 def __getattr__(name: str) -> str:
     # Looked up on demand: importlib.metadata costs ~25 ms, too much for every `digest` start.

@@ -34,6 +34,18 @@ _IssueLoader.add_constructor("tag:yaml.org,2002:float", _float_as_text)
 _IssueLoader.add_constructor("tag:yaml.org,2002:timestamp", _float_as_text)
 
 _UNION_TAGS = {"arxiv", "external", "group", "text"}
+_YAML_CORE_TAGS = {f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp", "seq", "map")} | {"!"}
+MAX_DEPTH = 64  # an issue nests five levels deep; libyaml's recursion crashes in the tens of thousands
+MAX_EVENTS = 200_000  # far above any issue (the May 2022 issue has about 700)
+
+
+def _int_or_refuse(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    if len(node.value) > 40:  # Python refuses to parse ints past 4,300 digits; no field needs 40
+        raise yaml.constructor.ConstructorError(None, None, "this number is too long (more than 40 digits)", node.start_mark)
+    return int(yaml.SafeLoader.construct_yaml_int(loader, node))
+
+
+_IssueLoader.add_constructor("tag:yaml.org,2002:int", _int_or_refuse)
 
 
 @dataclass(frozen=True)
@@ -143,6 +155,7 @@ def parse_yaml(text: str, shown: Path) -> tuple[yaml.Node, Any]:
     """Compose the node tree (for locations), refuse aliases and duplicate keys, then construct."""
     loader = _IssueLoader(text)
     try:
+        _check_events(text, shown)
         root = loader.get_single_node()
         if root is None:
             raise IssueError(shown, 1, 1, "the issue file is empty; start from `digest new YYYY-MM`")
@@ -156,8 +169,13 @@ def parse_yaml(text: str, shown: Path) -> tuple[yaml.Node, Any]:
             problem += " (a tab: indent with spaces, not tabs)"
         context = f" {exc.context}" if exc.context else ""
         raise IssueError(shown, line, col, f"YAML syntax: {problem}{context}") from None
+    except yaml.reader.ReaderError as exc:
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
+        raise IssueError(shown, line, col, f"the control character U+{code:04X} is not allowed in YAML; delete it") from None
     except yaml.YAMLError as exc:
-        raise IssueError(shown, 1, 1, f"YAML: {exc}") from None
+        raise IssueError(shown, 1, 1, f"YAML: {' '.join(str(exc).split())}") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -169,6 +187,32 @@ def parse_yaml(text: str, shown: Path) -> tuple[yaml.Node, Any]:
 def _char_at(text: str, line: int, column: int) -> str:
     lines = text.split("\n")
     return lines[line][column : column + 1] if line < len(lines) else ""
+
+
+def _check_events(text: str, shown: Path) -> None:
+    """Refuse, before any tree is built, what would make building it crash, stall or vary.
+
+    Deep nesting crashes libyaml's recursive composer; millions of elements take seconds and
+    gigabytes; aliases can expand a small file exponentially; tags such as !!set or
+    !!python/object are not data an issue can hold (and !!set has no stable order).
+    """
+    depth = 0
+    for count, event in enumerate(yaml.parse(text, Loader=_BaseLoader)):
+        mark = event.start_mark
+        if isinstance(event, yaml.AliasEvent):
+            raise IssueError(shown, mark.line + 1, mark.column + 1, "YAML anchors and aliases (&x, *x) are not allowed in issue files; write the text out")
+        tag = getattr(event, "tag", None)
+        if tag and tag not in _YAML_CORE_TAGS and not (isinstance(event, yaml.ScalarEvent) and getattr(event, "implicit", (False,))[0]):
+            shown_tag = tag.replace("tag:yaml.org,2002:", "!!")
+            raise IssueError(shown, mark.line + 1, mark.column + 1, f"the YAML tag {shown_tag} is not allowed in issue files; remove it")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise IssueError(shown, mark.line + 1, mark.column + 1, f"nested more than {MAX_DEPTH} levels deep; an issue needs five")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+        if count > MAX_EVENTS:
+            raise IssueError(shown, mark.line + 1, mark.column + 1, f"more than {MAX_EVENTS:,} YAML elements; an issue has a few hundred")
 
 
 def _check_nodes(root: yaml.Node, shown: Path) -> None:
@@ -193,8 +237,6 @@ def _check_nodes(root: yaml.Node, shown: Path) -> None:
                 stack.extend((value_node, key_node))
         elif isinstance(node, yaml.SequenceNode):
             stack.extend(reversed(node.value))
-        if len(seen) > 200_000:
-            raise IssueError(shown, 1, 1, "the issue file has too many elements")
 
 
 def validate_issue(data: dict[str, Any], root: yaml.Node, shown: Path) -> Issue:
