@@ -146,3 +146,50 @@ def test_refresh_reports_a_new_version(project_dir: Path, api: FakeArxiv) -> Non
 
 def test_refresh_needs_issues_or_all(project_dir: Path) -> None:
     assert invoke("refresh")[0] == 2
+
+
+def test_two_adds_at_once_lose_nothing(project_dir: Path, api: FakeArxiv) -> None:
+    """Two `digest add` processes on one issue: the store lock serialises them, both stubs land."""
+    import os
+    import subprocess
+    import sys
+
+    import time
+
+    def slow(request: object) -> object:
+        time.sleep(1.0)  # both processes are in flight together: without the lock one stub is lost
+        return api.answer(request)  # type: ignore[arg-type]
+
+    api.script.extend([slow, slow])
+    env = {**os.environ, "DIGEST_ARXIV_API": api.url, "DIGEST_ARXIV_MIN_INTERVAL": "0"}
+    runs = [
+        subprocess.Popen([sys.executable, "-m", "digest", "add", arxiv_id], cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for arxiv_id in ("physics/0004057", "2204.03458")
+    ]
+    for run in runs:
+        _, err = run.communicate(timeout=60)
+        assert run.returncode == 0, err
+    assert [p["arxiv"] for p in papers()[-2:]] in (["physics/0004057", "2204.03458"], ["2204.03458", "physics/0004057"])
+    assert (project_dir / "issues/arxiv/physics/0004057.yaml").is_file()
+    assert (project_dir / "issues/arxiv/2204.03458.yaml").is_file()
+
+
+def test_add_waits_for_the_store_lock(project_dir: Path, api: FakeArxiv) -> None:
+    """While another writer holds issues/arxiv/.lock, `digest add` writes nothing; then it finishes."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from filelock import FileLock
+
+    env = {**os.environ, "DIGEST_ARXIV_API": api.url, "DIGEST_ARXIV_MIN_INTERVAL": "0"}
+    before = ISSUE.read_bytes()
+    lock = FileLock(str(project_dir / "issues/arxiv/.lock"))
+    with lock:
+        run = subprocess.Popen([sys.executable, "-m", "digest", "add", "2204.03458"], cwd=project_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        assert run.poll() is None and ISSUE.read_bytes() == before and not api.requests
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 0, err
+    assert papers()[-1]["arxiv"] == "2204.03458"
