@@ -19,7 +19,7 @@ from digest.issues import (
     parse_month,
     parse_yaml,
 )
-from digest.models import ArxivPaper, Group, iter_arxiv_ids, iter_fields
+from digest.models import ArxivPaper, Group, named_arxiv_ids
 from digest.project import Project
 from digest.records import PaperRecord
 from digest.render import author_line
@@ -60,17 +60,7 @@ def paper_ids(loaded: LoadedIssue) -> set[str]:
 
 def named_ids(loaded: LoadedIssue) -> set[str]:
     """Base ids named anywhere in an issue: papers, references and arxiv: links in the prose."""
-    from digest.markup import scan
-
-    ids = {split_version(arxiv_id)[0] for _, arxiv_id in iter_arxiv_ids(loaded.issue)}
-    for _, text in iter_fields(loaded.issue):
-        for span in scan(text):
-            if span.kind == "arxiv":
-                try:
-                    ids.add(split_version(span.target)[0])
-                except InvalidArxivId:
-                    continue  # `build` and `check` report it with its location
-    return ids
+    return named_arxiv_ids(loaded.issue)
 
 
 def earlier_features(project: Project, month: str) -> dict[str, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from digest.errors import UsageError
 from digest.issues import issue_path, load_issue_file, parse_month
 from digest.markup import HtmlRenderer
+from digest.models import named_arxiv_ids
 from digest.project import Project
 from digest.render import IssueView, build_view, make_environment, render
 from digest.store import Store, atomic_write
@@ -47,11 +48,21 @@ def output_name(month: str, fmt: str) -> str:
     return f"{month}.email.html" if fmt == "email" else f"{month}.{fmt}"
 
 
-def render_one(project: Project, month: str, formats: tuple[str, ...], env: object | None = None, html: HtmlRenderer | None = None) -> RenderedIssue:
-    """Render one issue in each format, plus what incremental builds need to know about it."""
+def render_one(
+    project: Project,
+    month: str,
+    formats: tuple[str, ...],
+    env: object | None = None,
+    html: HtmlRenderer | None = None,
+    store: Store | None = None,
+) -> RenderedIssue:
+    """Render one issue in each format, plus what incremental builds need to know about it.
+
+    A `store` shared across calls reads each record once for a whole site build.
+    """
     path = issue_path(project.issues_dir, month)
     loaded = load_issue_file(path, display_path=_relative(path, Path.cwd()))
-    store = Store(project.store_dir, display_root=Path.cwd())
+    store = store or Store(project.store_dir, display_root=Path.cwd())
     view = build_view(loaded, store, project.settings, html)
     jinja_env = env or make_environment(project.templates_dir, project.cache_dir / "jinja")
     outputs = {}
@@ -61,7 +72,8 @@ def render_one(project: Project, month: str, formats: tuple[str, ...], env: obje
             outputs[fmt] = render(email_view, jinja_env, fmt)  # type: ignore[arg-type]
         else:
             outputs[fmt] = render(view, jinja_env, fmt)  # type: ignore[arg-type]
-    return RenderedIssue(view, outputs, store.loaded_paths())
+    used = sorted(store.path_for(i) for i in named_arxiv_ids(loaded.issue) if i in store)
+    return RenderedIssue(view, outputs, used)
 
 
 def render_issue(project: Project, month_or_path: str, formats: tuple[str, ...] = FORMATS) -> dict[str, str]:
@@ -81,7 +93,7 @@ def build_issue(project: Project, month_or_path: str, formats: tuple[str, ...] =
     for fmt, text in outputs.items():
         path = target / output_name(month, fmt)
         data = text.encode("utf-8")
-        atomic_write(path, data)
+        atomic_write(path, data, durable=False)  # outputs: a build can always write them again
         written.append(path)
         if fmt == "email" and len(data) > GMAIL_CLIP_BYTES:
             warnings.append(

@@ -198,7 +198,7 @@ def _check_events(text: str, shown: Path) -> None:
     """
     depth = 0
     for count, event in enumerate(yaml.parse(text, Loader=_BaseLoader)):
-        mark = event.start_mark
+        mark: Any = event.start_mark  # the stubs make marks optional; events always carry one
         if isinstance(event, yaml.AliasEvent):
             raise IssueError(shown, mark.line + 1, mark.column + 1, "YAML anchors and aliases (&x, *x) are not allowed in issue files; write the text out")
         tag = getattr(event, "tag", None)

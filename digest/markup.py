@@ -132,22 +132,25 @@ def escape_markdown(text: str) -> str:
 _block_parser: MarkdownIt | None = None
 
 
-def unwrap_paragraphs(text: str) -> str:
+def unwrap_paragraphs(text: str, tokens: list[Token] | None = None) -> str:
     """Join the soft-wrapped lines of each paragraph, so pasted Markdown has no stray breaks.
 
     Editors wrap prose in their YAML; Medium and Substack keep those line breaks when Markdown
     is pasted. markdown-it's line maps say which lines form a paragraph; hard breaks (two
     trailing spaces or a backslash), code blocks, quotes and list structure are left alone.
+    `tokens` are the block tokens of `text` when the caller has parsed it already.
     """
     global _block_parser
     if "\n" not in text.strip():
         return text
-    if _block_parser is None:
-        _block_parser = MarkdownIt("commonmark", {"html": False})  # as HtmlRenderer parses it
+    if tokens is None:
+        if _block_parser is None:
+            _block_parser = MarkdownIt("commonmark", {"html": False})  # as HtmlRenderer parses it
+        tokens = _block_parser.parse(text)
     lines = text.split("\n")
     joins: set[int] = set()
     quote_depth = 0
-    for token in _block_parser.parse(text):
+    for token in tokens:
         if token.type == "blockquote_open":
             quote_depth += 1
         elif token.type == "blockquote_close":
@@ -168,9 +171,9 @@ def _hard_break(line: str) -> bool:
     return line.endswith(("  ", "\\"))
 
 
-def to_markdown(text: str, ctx: LinkContext) -> str:
+def to_markdown(text: str, ctx: LinkContext, tokens: list[Token] | None = None) -> str:
     """The editor's Markdown, unwrapped, with citations as superscripts and arxiv: links resolved."""
-    text = unwrap_paragraphs(text)
+    text = unwrap_paragraphs(text, tokens)
     out: list[str] = []
     last = 0
     previous_cite_end = -1
@@ -202,15 +205,19 @@ class HtmlRenderer:
 
     def block(self, text: str, ctx: LinkContext, lead: Markup | None = None) -> Markup:
         """Render a Markdown field; `lead` (e.g. '❓ Why →') opens its first paragraph."""
+        return self.block_and_tokens(text, ctx, lead)[0]
+
+    def block_and_tokens(self, text: str, ctx: LinkContext, lead: Markup | None = None) -> tuple[Markup, list[Token]]:
+        """The HTML, and the parsed tokens for `to_markdown` (one parse serves both outputs)."""
         env: dict[str, Any] = {"ctx": ctx}
         tokens = self.md.parse(text, env)
         html = self.md.renderer.render(tokens, self.md.options, env)
         if lead is None:
-            return Markup(html)
+            return Markup(html), tokens
         if html.startswith(("<p>", "<p ")):
             end = html.index(">") + 1  # after <p> or <p style="…">
-            return Markup(f"{html[:end]}{lead} {html[end:]}")
-        return Markup(f"<p>{lead}</p>\n{html}")
+            return Markup(f"{html[:end]}{lead} {html[end:]}"), tokens
+        return Markup(f"<p>{lead}</p>\n{html}"), tokens
 
     def inline(self, text: str, ctx: LinkContext) -> Markup:
         env: dict[str, Any] = {"ctx": ctx}

@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from digest.errors import InvalidArxivId
-from digest.ids import normalize_id
+from digest.ids import normalize_id, split_version
 
 
 def _arxiv_id(value: str) -> str:
@@ -244,3 +244,18 @@ def iter_arxiv_ids(issue: Issue) -> list[tuple[Loc, str]]:
         if isinstance(ref, str):
             found.append((("references", key), ref))
     return found
+
+
+def named_arxiv_ids(issue: Issue) -> set[str]:
+    """Base ids named anywhere in an issue: papers, references and arxiv: links in the prose."""
+    from digest.markup import scan  # markup needs no models; keep the import one-way at load
+
+    ids = {split_version(arxiv_id)[0] for _, arxiv_id in iter_arxiv_ids(issue)}
+    for _, text in iter_fields(issue):
+        for span in scan(text):
+            if span.kind == "arxiv":
+                try:
+                    ids.add(split_version(span.target)[0])
+                except InvalidArxivId:
+                    continue  # `build` and `check` report it with its location
+    return ids

@@ -177,7 +177,8 @@ def build_view(loaded: LoadedIssue, store: Store, settings: Settings, html: Html
     ctx = LinkContext(numbers=numbers, title_of=lambda i: record(i).clean_title)
 
     def block(text: str, lead: str | None = None) -> Text:
-        return Text(to_markdown(text, ctx), html.block(text, ctx, Markup(lead) if lead else None))
+        rendered, tokens = html.block_and_tokens(text, ctx, Markup(lead) if lead else None)
+        return Text(to_markdown(text, ctx, tokens), rendered)
 
     def inline(text: str) -> Text:
         return Text(to_markdown(text, ctx), html.inline(text, ctx))

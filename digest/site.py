@@ -22,7 +22,7 @@ from digest.issues import issue_path, list_issue_months
 from digest.markup import HtmlRenderer
 from digest.project import PYPROJECT, Project, shown_path
 from digest.render import _long_date, make_environment
-from digest.store import atomic_write
+from digest.store import Store, atomic_write
 
 STATE_DIR = ".digest"
 MANIFEST = "manifest.json"
@@ -92,6 +92,7 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
     months = list_issue_months(project.issues_dir)
     report = SiteReport()
     env, html = None, None
+    store = Store(project.store_dir, display_root=Path.cwd())
     for month in months:
         entry = entries.get(month)
         if not force and entry and _entry_current(project, out, month, entry):
@@ -99,12 +100,12 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
             continue
         if env is None:
             env, html = make_environment(project.templates_dir, project.cache_dir / "jinja"), HtmlRenderer()
-        rendered = render_one(project, month, (*FORMATS, "article"), env, html)
+        rendered = render_one(project, month, (*FORMATS, "article"), env, html, store)
         for fmt in FORMATS:
             path = out / output_name(month, fmt)
-            atomic_write(path, rendered.outputs[fmt].encode("utf-8"))
+            atomic_write(path, rendered.outputs[fmt].encode("utf-8"), durable=False)
             report.written.append(path)
-        atomic_write(state_dir / f"{month}.article.html", rendered.outputs["article"].encode("utf-8"))
+        atomic_write(state_dir / f"{month}.article.html", rendered.outputs["article"].encode("utf-8"), durable=False)
         view = rendered.view
         summary = IssueSummary(
             month, view.title, view.teaser, view.date_iso or f"{month}-01", view.date or _long_date_of(month),
@@ -127,9 +128,9 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
         fragments = {s.month: (state_dir / f"{s.month}.article.html").read_text(encoding="utf-8") for s in newest_first}
         feed = env.get_template("feed.xml.j2").render(site=site, issues=newest_first, fragments=fragments)
         for name, text in (("index.html", index), ("feed.xml", feed)):
-            atomic_write(out / name, text.encode("utf-8"))
+            atomic_write(out / name, text.encode("utf-8"), durable=False)
             report.written.append(out / name)
-    atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"))
+    atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"), durable=False)
     return report
 
 

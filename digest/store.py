@@ -34,15 +34,20 @@ def _umask() -> int:
 _NEW_FILE_MODE = 0o666 & ~_umask()
 
 
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write via a temp file in the same folder and rename: readers see old or new, never half."""
+def atomic_write(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Write via a temp file in the same folder and rename: readers see old or new, never half.
+
+    `durable` also fsyncs before the rename, so a power cut cannot leave an empty file: worth
+    it for the editor's files and the store, not for outputs that a build can write again.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else _NEW_FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
@@ -116,10 +121,6 @@ class Store:
 
     def put_many(self, records: Iterable[PaperRecord]) -> list[Path]:
         return [self.put(record) for record in records]
-
-    def loaded_paths(self) -> list[Path]:
-        """Files of the records read so far (the inputs of whatever used this store)."""
-        return sorted(self.path_for(base) for base, record in self._cache.items() if record is not None)
 
     def all_ids(self) -> list[str]:
         """Every stored id, sorted: the store's stable order."""
