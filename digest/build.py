@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from digest.errors import UsageError
 from digest.issues import issue_path, load_issue_file, parse_month
-from digest.markup import HtmlRenderer
 from digest.models import named_arxiv_ids
 from digest.project import Project
-from digest.render import IssueView, build_view, make_environment, render
 from digest.store import Store, atomic_write
+
+if TYPE_CHECKING:  # rendering pulls in jinja2 and markdown-it: loaded only when something renders
+    from digest.markup import HtmlRenderer
+    from digest.render import IssueView
 
 FORMATS = ("md", "html")
 ALL_FORMATS = ("md", "html", "email")
@@ -31,7 +34,7 @@ EMAIL_STYLES = {
 
 @dataclass(frozen=True)
 class RenderedIssue:
-    view: IssueView
+    view: "IssueView"
     outputs: dict[str, str]  # format → text
     store_paths: list[Path]  # the records it used, for incremental builds
 
@@ -60,6 +63,9 @@ def render_one(
 
     A `store` shared across calls reads each record once for a whole site build.
     """
+    from digest.markup import HtmlRenderer
+    from digest.render import build_view, make_environment, render
+
     path = issue_path(project.issues_dir, month)
     loaded = load_issue_file(path, display_path=_relative(path, Path.cwd()))
     store = store or Store(project.store_dir, display_root=Path.cwd())

@@ -12,6 +12,7 @@ each with an optional version ``vN`` kept as given (``2202.06991v2``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from urllib.parse import unquote, urlsplit
 
 from digest.errors import InvalidArxivId
@@ -37,6 +38,7 @@ OLD_ARCHIVES = frozenset(
 )
 
 
+@lru_cache(maxsize=16384)  # pure, and called for every id on every pass over an issue
 def normalize_id(text: str) -> str:
     """Return the canonical id for an id, ``arXiv:`` id or arxiv.org URL; raise InvalidArxivId."""
     s = text.strip()

@@ -17,6 +17,7 @@ times, nesting deeper than MAX_DEPTH is left as written. Pure; no regular expres
 from __future__ import annotations
 
 import unicodedata
+from functools import lru_cache
 
 
 def _pairs(text: str) -> dict[str, str]:
@@ -55,6 +56,7 @@ DASHES = {"---": "—", "--": "–"}
 MAX_DEPTH = 50
 
 
+@lru_cache(maxsize=8192)  # a site build asks for the same titles again and again
 def latex_to_unicode(text: str) -> str:
     """Readable Unicode for arXiv's LaTeX; anything not fully understood is returned as written."""
     collapsed = " ".join(text.split())

@@ -46,46 +46,52 @@ class LinkContext:
     url_of: Callable[[str], str] = field(default=lambda arxiv_id: f"https://arxiv.org/abs/{arxiv_id}")
 
 
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+_INTERESTING = re.compile(r"[\n\\`\[]")
+
+
 def scan(text: str) -> list[Span]:
-    """Find `[^key]` and `[text](arxiv:ID)` outside code, in order."""
+    """Find `[^key]` and `[text](arxiv:ID)` outside code, in order (linear time: it runs a lot)."""
+    if "[" not in text:
+        return []
     spans: list[Span] = []
     i, n = 0, len(text)
     in_fence: str | None = None
     line_start = True
     while i < n:
         if line_start:
-            fence = re.match(r" {0,3}(`{3,}|~{3,})", text[i:])
+            line_start = False
+            fence = _FENCE.match(text, i)
             if fence and (in_fence is None or fence.group(1).startswith(in_fence)):
                 in_fence = None if in_fence else fence.group(1)[:3]
-                i = text.find("\n", i)
-                if i < 0:
+            if fence or in_fence:  # a fence line, or a line inside one: nothing to find
+                newline = text.find("\n", i)
+                if newline < 0:
                     break
-                i += 1
+                i, line_start = newline + 1, True
                 continue
-        line_start = False
+        found = _INTERESTING.search(text, i)
+        if found is None:
+            break
+        i = found.start()
         ch = text[i]
         if ch == "\n":
-            line_start = True
-            i += 1
-            continue
-        if in_fence:
-            i += 1
-            continue
-        if ch == "\\":
+            i, line_start = i + 1, True
+        elif ch == "\\":
             i += 2
-            continue
-        if ch == "`":
-            run = re.match(r"`+", text[i:]).group(0)  # type: ignore[union-attr]
-            close = text.find(run, i + len(run))
-            i = close + len(run) if close >= 0 else i + len(run)
-            continue
-        if ch == "[":
+        elif ch == "`":
+            run_end = i
+            while run_end < n and text[run_end] == "`":
+                run_end += 1
+            close = text.find(text[i:run_end], run_end)
+            i = close + (run_end - i) if close >= 0 else run_end
+        else:
             span = _cite_at(text, i) or _arxiv_link_at(text, i)
             if span:
                 spans.append(span)
                 i = span.end
-                continue
-        i += 1
+            else:
+                i += 1
     return spans
 
 

@@ -19,9 +19,7 @@ from digest import __version__
 from digest.build import FORMATS, output_name, render_one
 from digest.errors import SettingsError
 from digest.issues import issue_path, list_issue_months
-from digest.markup import HtmlRenderer
 from digest.project import PYPROJECT, Project, shown_path
-from digest.render import _long_date, make_environment
 from digest.store import Store, atomic_write
 
 STATE_DIR = ".digest"
@@ -99,6 +97,9 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
             report.skipped.append(month)
             continue
         if env is None:
+            from digest.markup import HtmlRenderer
+            from digest.render import make_environment
+
             env, html = make_environment(project.templates_dir, project.cache_dir / "jinja"), HtmlRenderer()
         rendered = render_one(project, month, (*FORMATS, "article"), env, html, store)
         for fmt in FORMATS:
@@ -121,7 +122,10 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
         del entries[gone]
     summaries = [IssueSummary(**entries[m]["summary"]) for m in months]
     if report.built or not (out / "index.html").exists() or not (out / "feed.xml").exists() or force:
-        env = env or make_environment(project.templates_dir, project.cache_dir / "jinja")
+        if env is None:
+            from digest.render import make_environment
+
+            env = make_environment(project.templates_dir, project.cache_dir / "jinja")
         site = {"base_url": project.settings.base_url, "title": _series_title(project), "editor": project.settings.editor}
         newest_first = list(reversed(summaries))
         index = env.get_template("index.html.j2").render(site=site, issues=newest_first, chart=category_chart(summaries))
@@ -130,7 +134,8 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
         for name, text in (("index.html", index), ("feed.xml", feed)):
             atomic_write(out / name, text.encode("utf-8"), durable=False)
             report.written.append(out / name)
-    atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode("utf-8"), durable=False)
+    if report.built or report.written or not manifest_path.exists():
+        atomic_write(manifest_path, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"), durable=False)
     return report
 
 
@@ -153,6 +158,8 @@ def _read_manifest(path: Path) -> dict[str, Any]:
 
 def _long_date_of(month: str) -> str:
     import datetime as dt
+
+    from digest.render import _long_date
 
     return _long_date(dt.date(int(month[:4]), int(month[5:]), 1))
 
