@@ -18,7 +18,7 @@ from digest.project import Settings
 from digest.records import PaperRecord
 from digest.store import Store, missing_paper_message
 
-TEMPLATES = {"md": "issue.md.j2", "html": "issue.html.j2", "email": "issue.email.html.j2", "article": "_article.html.j2"}
+TEMPLATES = {"md": "issue.md.j2", "html": "issue.html.j2", "email": "issue.email.html.j2"}
 
 
 @dataclass(frozen=True)

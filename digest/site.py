@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,43 +92,24 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
     entries: dict[str, Any] = manifest["issues"]
     months = list_issue_months(project.issues_dir)
     report = SiteReport()
-    env, html = None, None
-    store = Store(project.store_dir, display_root=Path.cwd())
+    stale = []
     for month in months:
         entry = entries.get(month)
         if not force and entry and _entry_current(project, out, month, entry):
             report.skipped.append(month)
-            continue
-        if env is None:
-            from digest.markup import HtmlRenderer
-            from digest.render import make_environment
-
-            env, html = make_environment(project.templates_dir, project.cache_dir / "jinja"), HtmlRenderer()
-        rendered = render_one(project, month, (*FORMATS, "article"), env, html, store)
-        for fmt in FORMATS:
-            path = out / output_name(month, fmt)
-            atomic_write(path, rendered.outputs[fmt].encode("utf-8"), durable=False)
-            report.written.append(path)
-        atomic_write(state_dir / f"{month}.article.html", rendered.outputs["article"].encode("utf-8"), durable=False)
-        view = rendered.view
-        summary = IssueSummary(
-            month, view.title, view.teaser, view.date_iso or f"{month}-01", view.date or _long_date_of(month),
-            view.editor, view.categories,
-        )
-        entries[month] = {
-            "issue": _file_state(issue_path(project.issues_dir, month)),
-            "deps": {p.relative_to(project.root).as_posix(): _file_state(p) for p in rendered.store_paths},
-            "summary": asdict(summary),
-        }
+        else:
+            stale.append(month)
+    for month, entry, written in _render_all(project, stale, out):
+        entries[month] = entry
         report.built.append(month)
+        report.written.extend(written)
     for gone in set(entries) - set(months):
         del entries[gone]
     summaries = [IssueSummary(**entries[m]["summary"]) for m in months]
     if report.built or not (out / "index.html").exists() or not (out / "feed.xml").exists() or force:
-        if env is None:
-            from digest.render import make_environment
+        from digest.render import make_environment
 
-            env = make_environment(project.templates_dir, project.cache_dir / "jinja")
+        env = make_environment(project.templates_dir, project.cache_dir / "jinja")
         site = {"base_url": project.settings.base_url, "title": _series_title(project), "editor": project.settings.editor}
         newest_first = list(reversed(summaries))
         index = env.get_template("index.html.j2").render(site=site, issues=newest_first, chart=category_chart(summaries))
@@ -137,6 +121,55 @@ def build_all(project: Project, *, force: bool = False, out_dir: Path | None = N
     if report.built or report.written or not manifest_path.exists():
         atomic_write(manifest_path, json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode("utf-8"), durable=False)
     return report
+
+
+PARALLEL_FROM = 16  # below this, starting workers costs more than it saves
+
+
+def _render_all(project: Project, months: list[str], out: Path) -> list[tuple[str, dict[str, Any], list[Path]]]:
+    """Render and write `months`, on every core when there are many (each issue is independent)."""
+    workers = min(os.cpu_count() or 1, 8)
+    if len(months) < PARALLEL_FROM or workers < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        return _render_chunk(project, months, out)
+    # fork: the workers inherit the imported modules and compiled templates, so they start at once
+    chunks = [months[i::workers] for i in range(workers)]
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = [item for part in pool.map(_render_chunk, [project] * workers, chunks, [out] * workers) for item in part]
+    return sorted(results, key=lambda item: item[0])
+
+
+def _render_chunk(project: Project, months: list[str], out: Path) -> list[tuple[str, dict[str, Any], list[Path]]]:
+    from digest.markup import HtmlRenderer
+    from digest.render import make_environment
+
+    env, html = make_environment(project.templates_dir, project.cache_dir / "jinja"), HtmlRenderer()
+    store = Store(project.store_dir, display_root=Path.cwd())
+    state_dir = out / STATE_DIR
+    results = []
+    for month in months:
+        rendered = render_one(project, month, FORMATS, env, html, store)
+        written = []
+        for fmt in FORMATS:
+            path = out / output_name(month, fmt)
+            atomic_write(path, rendered.outputs[fmt].encode("utf-8"), durable=False)
+            written.append(path)
+        # The feed reuses the page's <article>: cut it out rather than render it a second time.
+        page = rendered.outputs["html"]
+        article = page[page.index("<article") : page.rindex("</article>") + len("</article>")] + "\n"
+        atomic_write(state_dir / f"{month}.article.html", article.encode("utf-8"), durable=False)
+        view = rendered.view
+        summary = IssueSummary(
+            month, view.title, view.teaser, view.date_iso or f"{month}-01", view.date or _long_date_of(month),
+            view.editor, view.categories,
+        )
+        entry = {
+            "issue": _file_state(issue_path(project.issues_dir, month)),
+            "deps": {p.relative_to(project.root).as_posix(): _file_state(p) for p in rendered.store_paths},
+            "summary": asdict(summary),
+        }
+        results.append((month, entry, written))
+    return results
 
 
 def _entry_current(project: Project, out: Path, month: str, entry: dict[str, Any]) -> bool:

@@ -146,3 +146,21 @@ def test_email_over_gmail_limit_warns(project_dir: Path) -> None:
     assert result.exit_code == 0
     assert result.stderr.startswith("warning: 2030-01.email.html is ")
     assert "KB; Gmail clips messages over 102 KB" in result.stderr
+
+
+def test_parallel_and_sequential_builds_are_identical(project_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many stale issues render on every core; the bytes must not depend on that."""
+    import digest.site
+
+    source = (project_dir / "issues/2030-01.yaml").read_text(encoding="utf-8")
+    for month in range(2, 13):
+        (project_dir / f"issues/2030-{month:02d}.yaml").write_text(source, encoding="utf-8")
+    for year in (2031, 2032):
+        for month in range(1, 7):
+            (project_dir / f"issues/{year}-{month:02d}.yaml").write_text(source, encoding="utf-8")
+    assert build_all("--out", "parallel")[0] == 0
+    monkeypatch.setattr(digest.site, "PARALLEL_FROM", 10_000)
+    assert build_all("--out", "sequential")[0] == 0
+    parallel = {p.relative_to(project_dir / "parallel"): p.read_bytes() for p in (project_dir / "parallel").rglob("*") if p.is_file()}
+    sequential = {p.relative_to(project_dir / "sequential"): p.read_bytes() for p in (project_dir / "sequential").rglob("*") if p.is_file()}
+    assert len(parallel) == 24 * 3 + 3 and parallel == sequential
