@@ -47,7 +47,7 @@ def check_links(
     urls: Iterable[str],
     *,
     timeout: float = 5.0,
-    workers: int = 16,
+    workers: int = 32,
     per_host: int = 4,
     retries: int = 2,
     cache_path: Path | None = None,
