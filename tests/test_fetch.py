@@ -7,15 +7,12 @@ asserted on what the fetcher asked for instead of waited for.
 from __future__ import annotations
 
 import datetime as dt
-import re
 import socket
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
-from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.errors import FetchError, InvalidArxivId
