@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from digest.errors import DigestError, SettingsError
 from digest.suggest import did_you_mean
+from digest.urls import url_problem
 
 PYPROJECT = "pyproject.toml"
 
@@ -56,7 +57,7 @@ class Settings(BaseModel):
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
-        if value and not re.match(r"^https?://[^/\s]+", value):
+        if value and url_problem(value):
             raise ValueError("must be an http(s) address such as https://example.org/digest/")
         if value and not value.endswith("/"):
             value += "/"
@@ -75,7 +76,7 @@ class Settings(BaseModel):
     @field_validator("arxiv_rss")
     @classmethod
     def _feed_pattern(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", value):
+        if url_problem(value.replace("{category}", "cs.LG")):
             raise ValueError("must be an http(s) address such as https://rss.arxiv.org/rss/{category}")
         names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
         if names != {"category"}:
@@ -94,8 +95,9 @@ class Settings(BaseModel):
     @classmethod
     def _feed_urls(cls, value: list[str]) -> list[str]:
         for url in value:
-            if not re.match(r"^https?://[^/\s]+", url):
-                raise ValueError(f"{url!r} is not an http(s) address")
+            problem = url_problem(url)
+            if problem:
+                raise ValueError(f"{url!r} is not an http(s) address: {problem}")
         return value
 
 

@@ -17,7 +17,7 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.check import Finding, check_issues, format_github, format_json, summary
-from digest.models import url_problem
+from digest.urls import url_problem
 from digest.cli import cli
 from digest.linkcheck import LinkResult, check_links
 from digest.project import load_project
