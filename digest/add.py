@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from digest.errors import DigestError, FileError, InvalidArxivId
 from digest.ids import normalize_id, split_version
 from digest.issues import (
@@ -124,7 +123,9 @@ def add_papers(
         to_fetch = [i for i in wanted if _needs_fetch(store, i)]
         records: dict[str, PaperRecord] = {}
         if to_fetch:
-            from digest.fetch import fetch_papers  # the network stack loads only when needed
+            from digest.fetch import (
+                fetch_papers,  # the network stack loads only when needed
+            )
 
             result = fetch_papers(to_fetch, api_url=api_url, progress=progress)
             report.fetched = len(result.found)

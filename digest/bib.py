@@ -40,7 +40,15 @@ from digest.ids import split_version
 from digest.issues import LoadedIssue, issue_path, load_issue_file, parse_month
 from digest.latex import latex_to_unicode
 from digest.markup import scan
-from digest.models import ExternalPaper, Group, GroupEntry, Loc, TextReference, iter_arxiv_ids, iter_fields
+from digest.models import (
+    ExternalPaper,
+    Group,
+    GroupEntry,
+    Loc,
+    TextReference,
+    iter_arxiv_ids,
+    iter_fields,
+)
 from digest.project import Project
 from digest.store import Store, missing_paper_message
 

@@ -34,7 +34,7 @@ EMAIL_STYLES = {
 
 @dataclass(frozen=True)
 class RenderedIssue:
-    view: "IssueView"
+    view: IssueView
     outputs: dict[str, str]  # format → text
     store_paths: list[Path]  # the records it used, for incremental builds
 

@@ -18,13 +18,27 @@ import yaml
 
 from digest.errors import DigestError, FileError, InvalidArxivId, IssueError
 from digest.ids import normalize_id, split_version
-from digest.issues import LoadedIssue, find_node, issue_path, list_issue_months, load_issue_file, parse_month
+from digest.issues import (
+    LoadedIssue,
+    find_node,
+    issue_path,
+    list_issue_months,
+    load_issue_file,
+    parse_month,
+)
 from digest.markup import scan
-from digest.models import ArxivPaper, ExternalPaper, Group, TextReference, iter_arxiv_ids, iter_fields
-from digest.urls import url_problem
+from digest.models import (
+    ArxivPaper,
+    ExternalPaper,
+    Group,
+    TextReference,
+    iter_arxiv_ids,
+    iter_fields,
+)
 from digest.project import Project
 from digest.records import PaperRecord
 from digest.store import Store, missing_paper_message
+from digest.urls import url_problem
 
 Severity = Literal["error", "warning"]
 

@@ -262,7 +262,15 @@ def inbox(
         digest inbox --category cs.LG --feed https://example.org/blog/feed.xml
     """
     from digest.errors import DigestError
-    from digest.inbox import new_candidates, pick, read_listing, read_news, rss_url, table_rows, truncate
+    from digest.inbox import (
+        new_candidates,
+        pick,
+        read_listing,
+        read_news,
+        rss_url,
+        table_rows,
+        truncate,
+    )
 
     project = _project(ctx)
     if month is not None and numbers is None:
@@ -355,7 +363,14 @@ def check(ctx: click.Context, issues: tuple[str, ...], all_issues: bool, online:
         digest check 2022-05 --strict     # the gate before publishing
         digest check --all --online --format github
     """
-    from digest.check import check_issues, exit_code, format_github, format_json, format_text, summary
+    from digest.check import (
+        check_issues,
+        exit_code,
+        format_github,
+        format_json,
+        format_text,
+        summary,
+    )
     from digest.issues import list_issue_months, parse_month
 
     if issues and all_issues:

@@ -212,7 +212,9 @@ def iter_arxiv_ids(issue: Issue) -> list[tuple[Loc, str]]:
 
 def named_arxiv_ids(issue: Issue) -> set[str]:
     """Base ids named anywhere in an issue: papers, references and arxiv: links in the prose."""
-    from digest.markup import scan  # markup needs no models; keep the import one-way at load
+    from digest.markup import (
+        scan,  # markup needs no models; keep the import one-way at load
+    )
 
     ids = {split_version(arxiv_id)[0] for _, arxiv_id in iter_arxiv_ids(issue)}
     for _, text in iter_fields(issue):

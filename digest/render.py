@@ -13,7 +13,14 @@ from digest.errors import DigestError, IssueError
 from digest.ids import split_version
 from digest.issues import LoadedIssue
 from digest.markup import HtmlRenderer, LinkContext, escape_markdown, scan, to_markdown
-from digest.models import ArxivPaper, ExternalPaper, Group, TextReference, iter_arxiv_ids, iter_fields
+from digest.models import (
+    ArxivPaper,
+    ExternalPaper,
+    Group,
+    TextReference,
+    iter_arxiv_ids,
+    iter_fields,
+)
 from digest.project import Settings
 from digest.records import PaperRecord
 from digest.store import Store, missing_paper_message

@@ -28,8 +28,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.events import (AliasEvent, CollectionEndEvent, CollectionStartEvent, DocumentStartEvent,
-                         MappingEndEvent, MappingStartEvent, ScalarEvent, SequenceStartEvent)
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceStartEvent,
+)
 
 _BREAKS = "\r\n\x85\u2028\u2029"  # what PyYAML treats as a line break; a comment must not hold one
 _SPACE = " \t" + _BREAKS

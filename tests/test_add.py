@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
-
 from conftest import invoke
 from fake_arxiv import FakeArxiv, atom_response
 
@@ -153,7 +151,6 @@ def test_two_adds_at_once_lose_nothing(project_dir: Path, api: FakeArxiv) -> Non
     import os
     import subprocess
     import sys
-
     import time
 
     def slow(request: object) -> object:

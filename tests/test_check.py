@@ -17,10 +17,10 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.check import Finding, check_issues, format_github, format_json, summary
-from digest.urls import url_problem
 from digest.cli import cli
 from digest.linkcheck import LinkResult, check_links
 from digest.project import load_project
+from digest.urls import url_problem
 
 REPO = Path(__file__).resolve().parent.parent
 STORE = Path(__file__).resolve().parent / "fixtures" / "project" / "issues" / "arxiv"

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from digest.cli import cli
-from digest.errors import FetchError, FileError, IssueError, InvalidArxivId
+from digest.errors import FetchError, FileError, InvalidArxivId, IssueError
 from digest.issues import load_issue_file
 from digest.project import find_root, load_settings
 

@@ -13,13 +13,12 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import pytest
+from fake_arxiv import FakeArxiv, atom, atom_response  # noqa: E402
 from werkzeug import Request, Response
 
 from digest.errors import FetchError, InvalidArxivId
 from digest.fetch import FetchResult, api_url_from_env, fetch_papers
 from digest.records import PaperRecord
-
-from fake_arxiv import FakeArxiv, atom, atom_response  # noqa: E402
 
 
 class Sleeps(list[float]):

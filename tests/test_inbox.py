@@ -8,15 +8,21 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import invoke
+from fake_arxiv import FakeArxiv
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from digest.errors import FetchError
-from digest.inbox import new_candidates, pick, read_listing, read_news, split_authors, table_rows
+from digest.inbox import (
+    new_candidates,
+    pick,
+    read_listing,
+    read_news,
+    split_authors,
+    table_rows,
+)
 from digest.project import load_project
-
-from conftest import invoke
-from fake_arxiv import FakeArxiv
 
 RSS_DIR = Path(__file__).parent / "fixtures" / "rss"
 ISSUE = Path("issues/2030-01.yaml")

@@ -8,15 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from conftest import GOLDEN, REPO
 
 from digest.build import render_issue
 from digest.cli import cli
 from digest.markup import scan, superscript
-from digest.project import load_project
+from digest.project import Settings, load_project
 from digest.render import author_line, reference_authors
-from digest.project import Settings
-
-from conftest import GOLDEN, REPO
 
 GOLDEN_FILES = {"2030-01.md", "2030-01.html"}
 
