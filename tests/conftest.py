@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import settings
 
 from digest.cli import cli
 
 pytest_plugins = ["fake_arxiv"]
+
+# CI must not turn red by chance: property tests replay the same examples on every run.
+# `HYPOTHESIS_PROFILE=explore pytest` searches afresh, with more examples, when hunting bugs.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("explore", max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
