@@ -492,3 +492,17 @@ def test_online_version_that_arxiv_lacks(proj: Path, arxiv: FakeArxiv, monkeypat
     assert [str(f) for f in findings] == [
         "issues/2030-02.yaml:2:12: error: arXiv has hep-th/9711200 up to v3; there is no v9 [not-on-arxiv]"
     ]
+
+
+def test_every_rule_is_registered_and_documented() -> None:
+    """Rule names are a public interface: each one reported is in RULES and in README's table."""
+    import re
+
+    from conftest import REPO
+    from digest.check import RULES
+
+    source = (REPO / "digest" / "check.py").read_text(encoding="utf-8")
+    reported = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"\)', source))
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    assert reported and reported <= set(RULES)
+    assert all(f"`{rule}`" in readme for rule in RULES)
